@@ -1,0 +1,5 @@
+"""Allow `python -m vnet`."""
+
+from vnet.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The virtual network: the address plan, ARP, and where packets go next."""
