@@ -1,0 +1,86 @@
+from vnet.timers import TimerQueue
+
+
+class FakeLoop:
+    """Records call_at requests; the test fires them by hand."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.calls = []
+
+    def call_at(self, when, callback):
+        call = Call(when, callback)
+        self.calls.append(call)
+        return call
+
+    def advance(self, to):
+        self.now = to
+        due = [call for call in self.calls if call.when <= to and not call.cancelled]
+        self.calls = [call for call in self.calls if call not in due]
+        for call in due:
+            call.callback()
+
+
+class Call:
+    def __init__(self, when, callback):
+        self.when, self.callback, self.cancelled = when, callback, False
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class Sleeper:
+    def __init__(self, deadline):
+        self.deadline = deadline
+        self.woken = []
+
+    def on_deadline(self, now):
+        self.woken.append(now)
+        self.deadline = None
+
+
+def make_queue():
+    loop = FakeLoop()
+    queue = TimerQueue(loop.call_at)
+    queue.bind_clock(lambda: loop.now)
+    return loop, queue
+
+
+def test_sleepers_wake_in_deadline_order_at_their_time():
+    loop, queue = make_queue()
+    late, early = Sleeper(5.0), Sleeper(2.0)
+    queue.watch(late)
+    queue.watch(early)
+
+    loop.advance(2.0)
+    assert early.woken == [2.0] and late.woken == []
+    loop.advance(5.0)
+    assert late.woken == [5.0]
+
+
+def test_a_deadline_moved_later_is_not_woken_early():
+    loop, queue = make_queue()
+    sleeper = Sleeper(1.0)
+    queue.watch(sleeper)
+    sleeper.deadline = 3.0
+
+    loop.advance(1.0)
+    assert sleeper.woken == []
+    loop.advance(3.0)
+    assert sleeper.woken == [3.0]
+
+
+def test_only_one_loop_callback_is_pending():
+    loop, queue = make_queue()
+    for deadline in (9.0, 7.0, 5.0, 3.0, 1.0):
+        queue.watch(Sleeper(deadline))
+
+    pending = [call for call in loop.calls if not call.cancelled]
+    assert [call.when for call in pending] == [1.0]
+
+
+def test_a_sleeper_without_deadline_costs_nothing():
+    loop, queue = make_queue()
+    queue.watch(Sleeper(None))
+
+    assert len(queue) == 0 and loop.calls == []

@@ -1,0 +1,166 @@
+"""The `vnet` command line.
+
+Bad user input of any kind (a broken topology, a TAP name the kernel refuses,
+a missing user) ends with one message on stderr and exit status 2, never a
+traceback. A traceback means a bug in vnet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from typing import Any
+
+import click
+
+from vnet import __version__, config
+from vnet.engine import Engine
+from vnet.events import EventLog, NullSink
+from vnet.link import LinkError
+from vnet.link.kernel import configure_tap, covering_networks
+from vnet.link.pcap import PcapWriter
+from vnet.privileges import PrivilegeError, drop_privileges
+
+log = logging.getLogger("vnet")
+
+USAGE_ERROR = 2
+
+
+def fail(message: str) -> None:
+    click.echo(f"vnet: {message}", err=True)
+    sys.exit(USAGE_ERROR)
+
+
+def load_topology(path: str) -> Any:
+    try:
+        return config.load(path)
+    except config.TopologyError as error:
+        fail(str(error))
+
+
+def setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.INFO - 10 * verbose + 10 * quiet
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vnet")
+@click.option("-v", "--verbose", count=True, help="More diagnostics (repeatable).")
+@click.option("-q", "--quiet", count=True, help="Fewer diagnostics (repeatable).")
+def main(verbose: int, quiet: int) -> None:
+    """vnet: a virtual honeynet of many hosts behind one interface."""
+    setup_logging(verbose, quiet)
+
+
+@main.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+def check(topology: str) -> None:
+    """Validate TOPOLOGY and print a summary."""
+    click.echo(config.summarize(load_topology(topology)))
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of topology files."""
+    click.echo(json.dumps(config.schema(), indent=2))
+
+
+@main.command()
+@click.argument("topology", type=click.Path(dir_okay=False))
+@click.option("--tap", help="TAP device to create or attach to.")
+@click.option(
+    "--interface", help="Existing interface to share, claiming free addresses."
+)
+@click.option(
+    "--no-configure", is_flag=True, help="Leave the kernel side of the TAP alone."
+)
+@click.option("--events", "events_path", help="Write the JSON-lines record here.")
+@click.option("--pcap", "pcap_path", help="Capture every frame in and out here.")
+@click.option("--user", default="nobody", show_default=True, help="Run as this user.")
+@click.option("--seed", default=0, show_default=True, help="Seed for MACs and more.")
+def run(
+    topology: str,
+    tap: str | None,
+    interface: str | None,
+    no_configure: bool,
+    events_path: str | None,
+    pcap_path: str | None,
+    user: str,
+    seed: int,
+) -> None:
+    """Serve TOPOLOGY until SIGINT or SIGTERM."""
+    model = load_topology(topology)
+    try:
+        link = open_link(model, tap, interface, no_configure)
+        events = EventLog.open(events_path) if events_path else NullSink()
+        pcap = PcapWriter.open(pcap_path) if pcap_path else None
+        drop_privileges(user)
+    except (LinkError, PrivilegeError, OSError) as error:
+        fail(str(error))
+    engine = Engine(model, link, events, pcap, seed=seed)
+    asyncio.run(serve(engine))
+    summary = engine.summary()
+    events.emit("vnet.stopped", **summary)
+    click.echo("vnet: stopped: " + format_summary(summary), err=True)
+
+
+def open_link(model: Any, tap: str | None, interface: str | None, no_configure: bool):
+    """Open the link the options name, configuring a TAP's kernel side."""
+    if interface:
+        from vnet.link.packet import PacketLink
+
+        return PacketLink(interface)
+
+    from vnet.link.tap import TapLink
+
+    name = tap or model.attach.tap
+    if not name:
+        raise LinkError("no TAP device: give --tap NAME or attach.tap")
+    link = TapLink(name)
+    if not no_configure:
+        spans = [(host.first, host.last) for host in model.hosts]
+        configure_tap(link.name, model.attach.host_cidr, covering_networks(spans))
+    return link
+
+
+async def serve(engine: Engine) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    status = None
+    if sys.stderr.isatty():
+        status = asyncio.ensure_future(show_status(engine))
+    serving = asyncio.ensure_future(engine.serve(stop))
+    await asyncio.sleep(0)
+    print(f"vnet ready: {engine.plan.address_count} addresses on {engine.link.name}",
+          flush=True)
+    await serving
+    if status is not None:
+        status.cancel()
+        sys.stderr.write("\r\x1b[K")
+
+
+async def show_status(engine: Engine) -> None:
+    while True:
+        await asyncio.sleep(1)
+        line = format_summary(engine.summary())
+        sys.stderr.write("\r\x1b[K" + line)
+        sys.stderr.flush()
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    return (
+        f"hosts {summary['hosts_contacted']}, "
+        f"frames in {summary['frames_in']} out {summary['frames_out']}, "
+        f"malformed {summary['malformed']}, "
+        f"connections {summary.get('connections', 0)}, "
+        f"events {summary.get('events', 0)}"
+    )

@@ -1,0 +1,58 @@
+"""Writing events as JSON lines (`--events FILE`)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from collections import Counter
+from typing import Any, Protocol, TextIO
+
+
+class EventSink(Protocol):
+    """Anything that takes events: the JSON-lines log, a store, a test list."""
+
+    def emit(self, event_id: str, **fields: Any) -> None: ...
+
+
+class NullSink:
+    """Takes events and keeps only their counts."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def emit(self, event_id: str, **fields: Any) -> None:
+        self.counts[event_id] += 1
+
+
+def timestamp(now: float) -> str:
+    """ISO 8601 in UTC with microseconds, e.g. 2026-12-03T11:04:33.123456Z."""
+    moment = datetime.datetime.fromtimestamp(now, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class EventLog:
+    """One JSON object per line, flushed as each line is written.
+
+    Events come per connection or per message, not per frame, so a flush per
+    line costs little and leaves nothing behind when the process is killed.
+    """
+
+    def __init__(self, stream: TextIO, clock=time.time) -> None:
+        self._stream = stream
+        self._clock = clock
+        self.counts: Counter[str] = Counter()
+
+    @classmethod
+    def open(cls, path: str) -> EventLog:
+        return cls(open(path, "a", encoding="utf-8"))  # noqa: SIM115
+
+    def emit(self, event_id: str, **fields: Any) -> None:
+        record = {"event": event_id, "time": timestamp(self._clock()), **fields}
+        line = json.dumps(record, separators=(",", ":"), default=str)
+        self._stream.write(line + "\n")
+        self._stream.flush()
+        self.counts[event_id] += 1
+
+    def close(self) -> None:
+        self._stream.close()

@@ -1,0 +1,244 @@
+"""One virtual host: it answers the IPv4 packets addressed to it.
+
+A host sends each packet to ICMP, UDP or TCP handling. Ports with no service
+follow the host's policy, as a firewall would show them to a scanner:
+
+- `closed`: TCP answers RST (RFC 9293 section 3.10.7.1), UDP answers ICMP
+  port unreachable (RFC 1122 section 4.1.3.1);
+- `filtered`: nothing is sent back;
+- `open`: TCP completes the handshake and holds the connection; UDP stays
+  silent, as an open port whose service ignores the datagram.
+
+Every packet the host sends goes through `Host.send`, which stamps the IP
+header (TTL, DF, IP ID) from the host's personality, so the stamp covers all
+traffic and not only the replies to a scanner's probes.
+
+Limitation: IPv4 fragments are dropped, not reassembled; nothing a scanner or
+spammer sends to a virtual host needs fragmenting at the TAP's MTU.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+
+from vnet.wire import icmp, ipv4, tcp, udp
+from vnet.wire.errors import MalformedFrame
+from vnet.wire.icmp import IcmpMessage
+from vnet.wire.ipv4 import FLAG_DF, Ipv4Packet
+from vnet.wire.tcp import TcpSegment
+from vnet.wire.udp import UdpDatagram
+
+log = logging.getLogger(__name__)
+
+OPEN = "open"
+CLOSED = "closed"
+FILTERED = "filtered"
+
+# RFC 1812 section 4.3.2.3: quote as much of the packet as fits in 576 bytes.
+QUOTE_LIMIT = 576 - 20 - 8
+
+
+class IpStamp(Protocol):
+    """What a personality decides about the IP header of each packet sent.
+
+    `kind` says what the packet is: "tcp", "tcp-closed", "icmp-echo",
+    "icmp-error" or "udp".
+    """
+
+    def ttl(self, kind: str) -> int: ...
+
+    def dont_fragment(self, kind: str) -> bool: ...
+
+    def ident(self, kind: str, now: float) -> int: ...
+
+
+class PlainStamp:
+    """A Linux-like stamp for hosts with no personality.
+
+    TTL 64, DF on TCP and UDP, and one IP ID counter that steps by one.
+    """
+
+    __slots__ = ("_next_ident",)
+
+    def __init__(self, first_ident: int = 1) -> None:
+        self._next_ident = first_ident
+
+    def ttl(self, kind: str) -> int:
+        return 64
+
+    def dont_fragment(self, kind: str) -> bool:
+        return kind in ("tcp", "udp")
+
+    def ident(self, kind: str, now: float) -> int:
+        ident = self._next_ident
+        self._next_ident = (ident + 1) & 0xFFFF
+        return ident
+
+
+class PortSpec(Protocol):
+    """One configured port: a bare policy, or a service (see vnet.config)."""
+
+    policy: str | None
+    service: object
+
+
+class PortTable(Protocol):
+    """The host's view of its configured ports (a config Template)."""
+
+    tcp_policy: str
+    udp_policy: str
+    ports: Mapping[tuple[str, int], PortSpec]
+
+
+def port_policy(table: PortTable, protocol: str, port: int) -> str:
+    """`open`, `closed` or `filtered`; a port with a service counts as open."""
+    spec = table.ports.get((protocol, port))
+    if spec is None:
+        return table.tcp_policy if protocol == "tcp" else table.udp_policy
+    return spec.policy or OPEN
+
+
+class Host:
+    """A virtual host at one address, with its MAC and its port policies."""
+
+    def __init__(
+        self,
+        address: int,
+        mac: bytes,
+        ports: PortTable,
+        send_packet: Callable[[Host, Ipv4Packet], None],
+        stamp: IpStamp | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.address = address
+        self.mac = mac
+        self.name = name
+        self.ports = ports
+        self.stamp: IpStamp = stamp or PlainStamp()
+        self._send_packet = send_packet
+        # Whether TCP and UDP checksums are checked; off on links whose frames
+        # may carry offloaded, partial checksums.
+        self.verify = True
+        # Set by the transport layers that serve this host's open ports.
+        self.tcp_handler: Callable[[Ipv4Packet, TcpSegment, float], None] | None
+        self.tcp_handler = None
+        self.udp_handler: Callable[[Ipv4Packet, UdpDatagram, float], None] | None
+        self.udp_handler = None
+        # Set by layers that keep state for this host (TCP connections), so the
+        # network does not let the host go while that state lives.
+        self.busy: Callable[[], bool] | None = None
+
+    # --- receiving ---------------------------------------------------------
+
+    def receive(self, packet: Ipv4Packet, now: float) -> None:
+        """Handle one packet addressed to this host. MalformedFrame propagates."""
+        if packet.is_fragment:
+            log.debug("%s: drop fragment to %s", ipv4.addr_to_str(packet.src), self)
+            return
+        protocol = packet.protocol
+        if protocol == ipv4.PROTO_ICMP:
+            self._receive_icmp(packet, now)
+        elif protocol == ipv4.PROTO_TCP:
+            self._receive_tcp(packet, now)
+        elif protocol == ipv4.PROTO_UDP:
+            self._receive_udp(packet, now)
+        else:
+            self._send_unreachable(packet, icmp.PROTOCOL_UNREACHABLE, now)
+
+    def _receive_icmp(self, packet: Ipv4Packet, now: float) -> None:
+        message = icmp.parse(packet.payload)
+        if message.type == icmp.ECHO_REQUEST:
+            reply = IcmpMessage(icmp.ECHO_REPLY, 0, message.rest, message.payload)
+            self.send(packet.src, ipv4.PROTO_ICMP, icmp.emit(reply), "icmp-echo", now)
+        elif message.type == icmp.TIMESTAMP:
+            stamp = milliseconds_since_midnight()
+            reply = icmp.timestamp_reply(message, stamp, stamp)
+            self.send(packet.src, ipv4.PROTO_ICMP, icmp.emit(reply), "icmp-echo", now)
+
+    def _receive_udp(self, packet: Ipv4Packet, now: float) -> None:
+        datagram = udp.parse(packet.payload, packet.src, packet.dst, self.verify)
+        policy = port_policy(self.ports, "udp", datagram.dst_port)
+        if policy == OPEN:
+            if self.udp_handler is not None:
+                self.udp_handler(packet, datagram, now)
+        elif policy == CLOSED:
+            self._send_unreachable(packet, icmp.PORT_UNREACHABLE, now)
+
+    def _receive_tcp(self, packet: Ipv4Packet, now: float) -> None:
+        segment = tcp.parse(packet.payload, packet.src, packet.dst, self.verify)
+        policy = port_policy(self.ports, "tcp", segment.dst_port)
+        if policy == OPEN and self.tcp_handler is not None:
+            self.tcp_handler(packet, segment, now)
+        elif policy == CLOSED:
+            self.send_reset(packet.src, segment, now)
+
+    # --- sending -----------------------------------------------------------
+
+    def send(
+        self, dst: int, protocol: int, payload: bytes, kind: str, now: float
+    ) -> None:
+        """Send one IPv4 packet from this host, stamped by its personality."""
+        stamp = self.stamp
+        flags = FLAG_DF if stamp.dont_fragment(kind) else 0
+        packet = Ipv4Packet(
+            self.address,
+            dst,
+            protocol,
+            payload,
+            stamp.ttl(kind),
+            stamp.ident(kind, now),
+            flags,
+        )
+        self._send_packet(self, packet)
+
+    def send_segment(self, dst: int, segment: TcpSegment, now: float) -> None:
+        payload = tcp.emit(segment, self.address, dst)
+        self.send(dst, ipv4.PROTO_TCP, payload, "tcp", now)
+
+    def send_reset(self, dst: int, segment: TcpSegment, now: float) -> None:
+        """Answer a segment to a closed port (RFC 9293 section 3.10.7.1)."""
+        reset = reset_for(segment)
+        if reset is None:
+            return
+        payload = tcp.emit(reset, self.address, dst)
+        self.send(dst, ipv4.PROTO_TCP, payload, "tcp-closed", now)
+
+    def _send_unreachable(self, packet: Ipv4Packet, code: int, now: float) -> None:
+        quote = ipv4.emit(packet)[:QUOTE_LIMIT]
+        message = IcmpMessage(icmp.DEST_UNREACHABLE, code, 0, quote)
+        self.send(packet.src, ipv4.PROTO_ICMP, icmp.emit(message), "icmp-error", now)
+
+    def idle(self) -> bool:
+        """True when nothing but the host's address and MAC would be lost."""
+        return self.busy is None or not self.busy()
+
+    def __str__(self) -> str:
+        return self.name or ipv4.addr_to_str(self.address)
+
+
+def reset_for(segment: TcpSegment) -> TcpSegment | None:
+    """The RST that answers `segment` when no connection exists for it."""
+    if segment.flags & tcp.RST:
+        return None
+    if segment.flags & tcp.ACK:
+        return TcpSegment(
+            segment.dst_port, segment.src_port, segment.ack, 0, tcp.RST, 0
+        )
+    length = len(segment.payload)
+    length += 1 if segment.flags & tcp.SYN else 0
+    length += 1 if segment.flags & tcp.FIN else 0
+    ack = (segment.seq + length) & 0xFFFFFFFF
+    return TcpSegment(
+        segment.dst_port, segment.src_port, 0, ack, tcp.RST | tcp.ACK, 0
+    )
+
+
+def milliseconds_since_midnight() -> int:
+    """RFC 792's timestamp: milliseconds since midnight UT."""
+    return int(time.time() * 1000) % 86_400_000
+
+
+__all__ = ["Host", "IpStamp", "PlainStamp", "MalformedFrame", "reset_for"]

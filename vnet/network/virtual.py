@@ -1,0 +1,144 @@
+"""The virtual network: it takes frames from the link and gives them to hosts.
+
+It answers ARP for the addresses it owns (RFC 826), learns which MAC address
+each peer speaks from, and hands every IPv4 packet addressed to one of its
+hosts to that host. Hosts are made on first contact from their span of the
+address plan, so an unvisited /16 costs nothing; a bounded number of them is
+kept, and the idle ones contacted longest ago are let go first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+from vnet.host import Host
+from vnet.wire import arp, ethernet, ipv4
+from vnet.wire.arp import ArpPacket
+from vnet.wire.errors import MalformedFrame
+from vnet.wire.ethernet import (
+    BROADCAST,
+    ETHERTYPE_ARP,
+    ETHERTYPE_IPV4,
+    EthernetFrame,
+)
+from vnet.wire.ipv4 import Ipv4Packet
+
+log = logging.getLogger(__name__)
+
+MAX_HOSTS = 65_536
+MAX_NEIGHBOURS = 4_096
+
+
+class Ownership(Protocol):
+    """Decides which addresses this network answers for."""
+
+    def owns(self, address: int, now: float) -> bool: ...
+
+
+class VirtualNetwork:
+    """Hosts behind one link."""
+
+    def __init__(
+        self,
+        make_host: Callable[[int], Host | None],
+        transmit: Callable[[bytes], None],
+        ownership: Ownership | None = None,
+        max_hosts: int = MAX_HOSTS,
+    ) -> None:
+        self._make_host = make_host
+        self._transmit = transmit
+        self._ownership = ownership
+        self._max_hosts = max_hosts
+        self._hosts: OrderedDict[int, Host] = OrderedDict()
+        self._neighbours: dict[int, bytes] = {}
+        self._peer_mac = BROADCAST
+        self.counters: Counter[str] = Counter()
+
+    # --- frames in ---------------------------------------------------------
+
+    def handle_frame(self, data: bytes, now: float) -> None:
+        """Deliver one frame. A malformed one raises MalformedFrame."""
+        frame = ethernet.parse(data)
+        if frame.ethertype == ETHERTYPE_IPV4:
+            self._handle_ipv4(frame, ipv4.parse(frame.payload), now)
+        elif frame.ethertype == ETHERTYPE_ARP:
+            self._handle_arp(frame, arp.parse(frame.payload), now)
+        else:
+            self.counters["ignored ethertype"] += 1
+
+    def _handle_ipv4(self, frame: EthernetFrame, packet: Ipv4Packet, now: float):
+        self._learn(packet.src, frame.src)
+        host = self.host(packet.dst, now)
+        if host is None:
+            self.counters["not ours"] += 1
+            return
+        host.receive(packet, now)
+
+    def _handle_arp(self, frame: EthernetFrame, request: ArpPacket, now: float):
+        self._learn(request.sender_ip, request.sender_mac)
+        if request.operation != arp.REQUEST:
+            return
+        host = self.host(request.target_ip, now)
+        if host is None:
+            return
+        reply = ArpPacket(
+            arp.REPLY,
+            host.mac,
+            host.address,
+            request.sender_mac,
+            request.sender_ip,
+        )
+        self._send_frame(request.sender_mac, host.mac, ETHERTYPE_ARP, arp.emit(reply))
+
+    def _learn(self, address: int, mac: bytes) -> None:
+        self._peer_mac = mac
+        neighbours = self._neighbours
+        if address not in neighbours and len(neighbours) >= MAX_NEIGHBOURS:
+            # A spoofed-source flood must not grow this table without bound.
+            neighbours.clear()
+        neighbours[address] = mac
+
+    # --- hosts -------------------------------------------------------------
+
+    def host(self, address: int, now: float) -> Host | None:
+        """The host at `address`, made on first contact; None if not ours."""
+        host = self._hosts.get(address)
+        if host is not None:
+            return host
+        if self._ownership and not self._ownership.owns(address, now):
+            return None
+        host = self._make_host(address)
+        if host is None:
+            return None
+        self._hosts[address] = host
+        self.counters["hosts contacted"] += 1
+        if len(self._hosts) > self._max_hosts:
+            self._forget_idle_host()
+        return host
+
+    def _forget_idle_host(self) -> None:
+        for _ in range(len(self._hosts)):
+            address, host = self._hosts.popitem(last=False)
+            if host.idle():
+                return
+            self._hosts[address] = host
+
+    @property
+    def host_count(self) -> int:
+        return len(self._hosts)
+
+    # --- packets out -------------------------------------------------------
+
+    def send_packet(self, host: Host, packet: Ipv4Packet) -> None:
+        """Frame and transmit a packet that `host` sends."""
+        mac = self._neighbours.get(packet.dst, self._peer_mac)
+        self._send_frame(mac, host.mac, ETHERTYPE_IPV4, ipv4.emit(packet))
+
+    def _send_frame(self, dst: bytes, src: bytes, ethertype: int, payload: bytes):
+        self._transmit(ethernet.emit(EthernetFrame(dst, src, ethertype, payload)))
+
+
+__all__ = ["VirtualNetwork", "MalformedFrame"]

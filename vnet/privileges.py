@@ -1,0 +1,35 @@
+"""Dropping root once every privileged resource is open.
+
+vnet needs root for two things only: opening the TAP device or packet socket,
+and configuring the kernel side. Both happen before this is called, as does
+opening every file it writes (events, pcap), so the process can then run as
+an unprivileged user with no capabilities left.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+
+log = logging.getLogger(__name__)
+
+
+class PrivilegeError(Exception):
+    """The configured user does not exist, or the switch failed."""
+
+
+def drop_privileges(user: str) -> None:
+    """Become `user` for good: groups, gid, then uid. No-op if not root."""
+    if os.geteuid() != 0 or not user or user == "root":
+        return
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError as error:
+        raise PrivilegeError(f"no such user {user!r}") from error
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    if os.geteuid() == 0:
+        raise PrivilegeError("still root after setuid")
+    log.info("dropped privileges to %s (uid %d)", user, entry.pw_uid)
