@@ -1,0 +1,175 @@
+"""IPv4 packets (RFC 791, with the host requirements of RFC 1122 section 3.2.1).
+
+Emulated: the full 20-byte header, options carried as raw bytes, and the
+fragment fields, so a fragment is recognised (`is_fragment`) and can be
+answered or dropped the way a personality's operating system would.
+`parse` applies RFC 1122's receive checks: version 4, a sane header length,
+a total length that fits, and a correct header checksum. `emit` computes the
+header length, total length and checksum.
+
+Left out, deliberately:
+- Options are not interpreted (no source route, record route or timestamp
+  processing). A virtual host neither forwards by source route nor records
+  its address, and keeping the bytes verbatim lets a personality echo or
+  drop them exactly.
+- Fragments are not reassembled here: that needs state and a clock, which
+  belong to the network layer, not to a codec.
+- IPv6 is not handled at all.
+"""
+
+import ipaddress
+import struct
+from typing import NamedTuple
+
+from vnet.wire.checksum import internet_checksum
+from vnet.wire.errors import MalformedFrame
+
+PROTO_ICMP = 1
+PROTO_TCP = 6
+PROTO_UDP = 17
+
+# The 3-bit flags field (RFC 791 section 3.1). Bit 0 is reserved and must be
+# zero; RFC 3514 calls it the evil bit. It is decoded, not refused, so that a
+# personality can react to it as its operating system does.
+FLAG_EVIL = 0x4
+FLAG_DF = 0x2
+FLAG_MF = 0x1
+
+MIN_HEADER_LENGTH = 20
+MAX_OPTIONS_LENGTH = 40
+
+# RFC 791 section 3.1, "Internet Header Format": version and IHL, type of
+# service, total length, identification, flags and fragment offset, time to
+# live, protocol, header checksum, source and destination address.
+_HEADER = struct.Struct("!BBHHHBBHII")
+_CHECKSUM_AT = 10
+
+
+class Ipv4Packet(NamedTuple):
+    src: int
+    dst: int
+    protocol: int
+    payload: bytes
+    ttl: int = 64
+    ident: int = 0
+    flags: int = 0
+    fragment_offset: int = 0  # in 8-byte units, as on the wire
+    tos: int = 0
+    options: bytes = b""
+
+    @property
+    def dont_fragment(self) -> bool:
+        return bool(self.flags & FLAG_DF)
+
+    @property
+    def is_fragment(self) -> bool:
+        """True for any piece of a fragmented datagram, first one included."""
+        return bool(self.flags & FLAG_MF) or self.fragment_offset != 0
+
+
+def parse(data: bytes) -> Ipv4Packet:
+    """Decode and check a packet; Ethernet padding after total length is cut."""
+    if len(data) < MIN_HEADER_LENGTH:
+        raise MalformedFrame("ipv4", f"{len(data)} bytes, header needs 20")
+    (
+        version_ihl,
+        tos,
+        total_length,
+        ident,
+        flags_fragment,
+        ttl,
+        protocol,
+        _checksum,
+        src,
+        dst,
+    ) = _HEADER.unpack_from(data)
+    header_length = _check_lengths(version_ihl, total_length, len(data))
+
+    # RFC 1122 3.2.1.2: a packet with a bad header checksum is discarded.
+    if internet_checksum(data[:header_length]) != 0:
+        raise MalformedFrame("ipv4", "bad header checksum")
+
+    return Ipv4Packet(
+        src,
+        dst,
+        protocol,
+        data[header_length:total_length],
+        ttl,
+        ident,
+        flags_fragment >> 13,
+        flags_fragment & 0x1FFF,
+        tos,
+        data[MIN_HEADER_LENGTH:header_length],
+    )
+
+
+def _check_lengths(version_ihl: int, total_length: int, available: int) -> int:
+    """Apply RFC 1122 3.2.1.1 and RFC 791 3.1 and return the header length."""
+    if version_ihl >> 4 != 4:
+        raise MalformedFrame("ipv4", f"version {version_ihl >> 4}")
+    header_length = (version_ihl & 0xF) * 4
+    if header_length < MIN_HEADER_LENGTH:
+        raise MalformedFrame("ipv4", f"header length {header_length} below 20")
+    if total_length < header_length:
+        raise MalformedFrame(
+            "ipv4", f"total length {total_length} below header length {header_length}"
+        )
+    if total_length > available:
+        raise MalformedFrame(
+            "ipv4", f"total length {total_length} but {available} bytes received"
+        )
+    return header_length
+
+
+def emit(packet: Ipv4Packet) -> bytes:
+    """Encode a packet, computing header length, total length and checksum."""
+    options = packet.options
+    # RFC 791 3.1: the header is a whole number of 32-bit words, at most 15.
+    if len(options) & 3 or len(options) > MAX_OPTIONS_LENGTH:
+        raise ValueError(f"options are {len(options)} bytes, need 4n <= 40")
+    if packet.flags & ~0x7 or packet.fragment_offset & ~0x1FFF:
+        raise ValueError(
+            f"flags {packet.flags!r} or fragment offset"
+            f" {packet.fragment_offset!r} out of range"
+        )
+
+    header_length = MIN_HEADER_LENGTH + len(options)
+    try:
+        header = _header(packet, header_length, 0) + options
+    except struct.error as error:
+        raise ValueError(f"{packet!r}: {error}") from None
+
+    checksum = internet_checksum(header)
+    return (
+        header[:_CHECKSUM_AT]
+        + checksum.to_bytes(2, "big")
+        + header[_CHECKSUM_AT + 2 :]
+        + packet.payload
+    )
+
+
+def _header(packet: Ipv4Packet, header_length: int, checksum: int) -> bytes:
+    return _HEADER.pack(
+        0x40 | header_length >> 2,
+        packet.tos,
+        header_length + len(packet.payload),
+        packet.ident,
+        packet.flags << 13 | packet.fragment_offset,
+        packet.ttl,
+        packet.protocol,
+        checksum,
+        packet.src,
+        packet.dst,
+    )
+
+
+def addr_to_str(addr: int) -> str:
+    """Format an address as a dotted quad, "192.0.2.1"."""
+    if not 0 <= addr <= 0xFFFFFFFF:
+        raise ValueError(f"not an IPv4 address: {addr!r}")
+    return f"{addr >> 24}.{addr >> 16 & 0xFF}.{addr >> 8 & 0xFF}.{addr & 0xFF}"
+
+
+def addr_from_str(text: str) -> int:
+    """Read a strict dotted quad; ValueError for anything else."""
+    return int(ipaddress.IPv4Address(text))
