@@ -76,6 +76,7 @@ class VnetProcess:
         workdir: Path,
         tap: str = "vnet0",
         arguments: tuple[str, ...] = (),
+        prefix: tuple[str, ...] = (),
     ) -> None:
         self.namespace = namespace
         self.tap = tap
@@ -83,7 +84,7 @@ class VnetProcess:
         self.stderr_path = workdir / "vnet.stderr"
         self._stderr = open(self.stderr_path, "w")  # noqa: SIM115
         command = [
-            sys.executable, "-m", "vnet", "run", str(topology),
+            *prefix, sys.executable, "-m", "vnet", "run", str(topology),
             "--tap", tap, "--events", str(self.events_path), *arguments,
         ]  # fmt: skip
         self.process = namespace.popen(

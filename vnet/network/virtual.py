@@ -37,6 +37,8 @@ class Ownership(Protocol):
 
     def owns(self, address: int, now: float) -> bool: ...
 
+    def observe(self, sender_ip: int, sender_mac: bytes, now: float) -> None: ...
+
 
 class VirtualNetwork:
     """Hosts behind one link."""
@@ -79,6 +81,10 @@ class VirtualNetwork:
 
     def _handle_arp(self, frame: EthernetFrame, request: ArpPacket, now: float):
         self._learn(request.sender_ip, request.sender_mac)
+        if self._ownership is not None:
+            self._ownership.observe(request.sender_ip, request.sender_mac, now)
+            if not self._ownership.owns(request.sender_ip, now):
+                self._hosts.pop(request.sender_ip, None)
         if request.operation != arp.REQUEST:
             return
         host = self.host(request.target_ip, now)
@@ -92,6 +98,11 @@ class VirtualNetwork:
             request.sender_ip,
         )
         self._send_frame(request.sender_mac, host.mac, ETHERTYPE_ARP, arp.emit(reply))
+
+    def send_probe(self, address: int, mac: bytes) -> None:
+        """An RFC 5227 ARP probe for `address`, from `mac`."""
+        probe = ArpPacket(arp.REQUEST, mac, 0, bytes(6), address)
+        self._send_frame(BROADCAST, mac, ETHERTYPE_ARP, arp.emit(probe))
 
     def _learn(self, address: int, mac: bytes) -> None:
         self._peer_mac = mac

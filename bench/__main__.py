@@ -1,0 +1,25 @@
+"""`make bench`: run every benchmark and print its figures."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from bench import icmp
+
+BENCHMARKS = [("ICMP echo through the engine", icmp.run)]
+
+
+def main() -> None:
+    results = {}
+    for title, run in BENCHMARKS:
+        print(f"== {title}", file=sys.stderr, flush=True)
+        figures = run()
+        for name, value in figures.items():
+            print(f"{name}: {value}", flush=True)
+        results.update(figures)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
