@@ -111,7 +111,8 @@ class VnetProcess:
         raise RuntimeError(f"vnet did not get ready:\n{self.stderr()}")
 
     def stderr(self) -> str:
-        self._stderr.flush()
+        if not self._stderr.closed:
+            self._stderr.flush()
         return self.stderr_path.read_text()
 
     def stop(self, timeout: float = 20) -> int:
@@ -121,13 +122,18 @@ class VnetProcess:
         try:
             return self.process.wait(timeout)
         finally:
-            self._stderr.close()
+            self._close()
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        self._close()
+
+    def _close(self) -> None:
         self._stderr.close()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def events(self, event_id: str | None = None) -> list[dict]:
         if not self.events_path.exists():

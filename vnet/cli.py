@@ -126,7 +126,7 @@ def open_link(model: Any, tap: str | None, interface: str | None, no_configure: 
     link = TapLink(name)
     if not no_configure:
         spans = [(host.first, host.last) for host in model.hosts]
-        configure_tap(link.name, model.attach.host_cidr, covering_networks(spans))
+        configure_tap(link.name, str(model.attach), covering_networks(spans))
     return link
 
 
