@@ -14,8 +14,8 @@ def summarize(topology: Topology) -> str:
     """Hosts, addresses, templates, personalities and services, one per line."""
     attach = topology.attach
     lines = [
-        f"{topology.path}: {topology.address_count:,} addresses "
-        f"in {topology.host_count:,} host entries",
+        f"{topology.path}: {_addresses(topology.address_count)} in "
+        + _plural(topology.host_count, "host entry", "host entries"),
         f"attach: tap {attach.tap}, host address {attach}",
         "templates: " + (", ".join(topology.templates) or "none"),
     ]
@@ -75,4 +75,8 @@ def _host_table(hosts: tuple[HostSpec, ...]) -> list[str]:
 
 
 def _addresses(count: int) -> str:
-    return "1 address" if count == 1 else f"{count:,} addresses"
+    return _plural(count, "address", "addresses")
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"1 {one}" if count == 1 else f"{count:,} {many}"
