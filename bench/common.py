@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.netns import Namespace, VnetProcess
+from vnet.netns import Namespace, VnetProcess
 
 # The responder under test runs on one core, the load generator on the other.
 RESPONDER_CPU = "1"
@@ -34,7 +34,7 @@ def start_vnet(
         namespace,
         path,
         workdir,
-        arguments=("-q",) + arguments,
+        arguments=arguments,
         prefix=pinned(RESPONDER_CPU),
     )
     process.wait_ready()

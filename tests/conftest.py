@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.netns import Namespace, VnetProcess
+from vnet.netns import Namespace, VnetProcess
 
 
 def needs_root() -> None:

@@ -45,14 +45,12 @@ class IpStamp(Protocol):
     """What a personality decides about the IP header of each packet sent.
 
     `kind` says what the packet is: "tcp", "tcp-closed", "icmp-echo",
-    "icmp-error" or "udp".
+    "icmp-error" or "udp". The answer is (TTL, IP ID, flags), flags being
+    the 3-bit IPv4 flags field (DF is 0x2). One call per packet: this is on
+    the hot path.
     """
 
-    def ttl(self, kind: str) -> int: ...
-
-    def dont_fragment(self, kind: str) -> bool: ...
-
-    def ident(self, kind: str, now: float) -> int: ...
+    def header(self, kind: str, now: float) -> tuple[int, int, int]: ...
 
 
 class PlainStamp:
@@ -66,16 +64,11 @@ class PlainStamp:
     def __init__(self, first_ident: int = 1) -> None:
         self._next_ident = first_ident
 
-    def ttl(self, kind: str) -> int:
-        return 64
-
-    def dont_fragment(self, kind: str) -> bool:
-        return kind in ("tcp", "udp")
-
-    def ident(self, kind: str, now: float) -> int:
+    def header(self, kind: str, now: float) -> tuple[int, int, int]:
         ident = self._next_ident
         self._next_ident = (ident + 1) & 0xFFFF
-        return ident
+        flags = FLAG_DF if kind in ("tcp", "udp") else 0
+        return 64, ident, flags
 
 
 class PortSpec(Protocol):
@@ -181,17 +174,8 @@ class Host:
         self, dst: int, protocol: int, payload: bytes, kind: str, now: float
     ) -> None:
         """Send one IPv4 packet from this host, stamped by its personality."""
-        stamp = self.stamp
-        flags = FLAG_DF if stamp.dont_fragment(kind) else 0
-        packet = Ipv4Packet(
-            self.address,
-            dst,
-            protocol,
-            payload,
-            stamp.ttl(kind),
-            stamp.ident(kind, now),
-            flags,
-        )
+        ttl, ident, flags = self.stamp.header(kind, now)
+        packet = Ipv4Packet(self.address, dst, protocol, payload, ttl, ident, flags)
         self._send_packet(self, packet)
 
     def send_segment(self, dst: int, segment: TcpSegment, now: float) -> None:

@@ -1,9 +1,10 @@
-"""Network namespaces for tests that cross a network, and vnet running in them.
+"""Network namespaces, and vnet running in them, for tests, demo and self-tests.
 
-Every test that sends a packet does so inside a namespace it made itself, so
+Everything that sends a packet on vnet's behalf (the test suite, `make demo`,
+`vnet selftest`, the benchmarks) does so inside a namespace it made itself, so
 no traffic can leave the machine: the namespace has only its loopback and the
 TAP device that vnet creates in it. Namespaces are always deleted, even when
-the test fails or vnet dies.
+the caller fails or vnet dies.
 """
 
 from __future__ import annotations
