@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import icmp
+from bench import icmp, memory
 
-BENCHMARKS = [("ICMP echo through the engine", icmp.run)]
+BENCHMARKS = [
+    ("ICMP echo through the engine", icmp.run),
+    ("What address ranges cost", memory.run),
+]
 
 
 def main() -> None:
