@@ -69,6 +69,10 @@ _QUOTED_HEADER = struct.Struct("!B5xHxB2xII")
 _PORTS = struct.Struct("!HH")
 _QUOTE_MINIMUM = MIN_HEADER_LENGTH + 8
 
+# NamedTuple's own __new__ is Python code that calls this C constructor; the
+# parser calls it directly, which halves the cost of building the value.
+_new_value = tuple.__new__
+
 
 class IcmpMessage(NamedTuple):
     type: int
@@ -94,7 +98,7 @@ def parse(data: bytes) -> IcmpMessage:
     if internet_checksum(data) != 0:
         raise MalformedFrame("icmp", "bad checksum")
     message_type, code, _checksum, rest = _HEADER.unpack_from(data)
-    return IcmpMessage(message_type, code, rest, data[HEADER_LENGTH:])
+    return _new_value(IcmpMessage, (message_type, code, rest, data[HEADER_LENGTH:]))
 
 
 def emit(message: IcmpMessage) -> bytes:
