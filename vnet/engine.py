@@ -19,6 +19,7 @@ from vnet.events import EventSink
 from vnet.host import Host
 from vnet.link import Link
 from vnet.link.pcap import PcapWriter
+from vnet.network.claims import AddressClaims
 from vnet.network.mac import host_mac
 from vnet.network.plan import AddressPlan
 from vnet.network.virtual import VirtualNetwork
@@ -52,13 +53,32 @@ class Engine:
         self.frames_dropped = 0
         self.malformed: Counter[str] = Counter()
         self.plan = AddressPlan(topology.hosts)
-        self.network = VirtualNetwork(self._make_host, self._transmit)
+        self.network = VirtualNetwork(
+            self._make_host, self._transmit, self._ownership(link)
+        )
         self.verify_checksums = getattr(link, "verifies_checksums", True)
         self.timers: TimerQueue | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started = 0.0
 
     # --- hosts -------------------------------------------------------------
+
+    def _ownership(self, link: Link) -> AddressClaims | None:
+        """On a shared interface, claim addresses by probing; on a TAP, all."""
+        link_mac = getattr(link, "mac", None)
+        if link_mac is None:
+            return None
+
+        def in_range(address: int) -> bool:
+            return self.plan.lookup(address) is not None
+
+        def probe(address: int) -> None:
+            self.network.send_probe(address, link_mac)
+
+        def ours(mac: bytes) -> bool:
+            return mac == link_mac or self.network.knows_mac(mac)
+
+        return AddressClaims(in_range, probe, ours)
 
     def _make_host(self, address: int) -> Host | None:
         spec = self.plan.lookup(address)

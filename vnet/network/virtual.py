@@ -56,6 +56,7 @@ class VirtualNetwork:
         self._max_hosts = max_hosts
         self._hosts: OrderedDict[int, Host] = OrderedDict()
         self._neighbours: dict[int, bytes] = {}
+        self._macs: set[bytes] = set()
         self._peer_mac = BROADCAST
         self.counters: Counter[str] = Counter()
 
@@ -125,6 +126,7 @@ class VirtualNetwork:
         if host is None:
             return None
         self._hosts[address] = host
+        self._macs.add(host.mac)
         self.counters["hosts contacted"] += 1
         if len(self._hosts) > self._max_hosts:
             self._forget_idle_host()
@@ -134,8 +136,13 @@ class VirtualNetwork:
         for _ in range(len(self._hosts)):
             address, host = self._hosts.popitem(last=False)
             if host.idle():
+                self._macs.discard(host.mac)
                 return
             self._hosts[address] = host
+
+    def knows_mac(self, mac: bytes) -> bool:
+        """True if one of the hosts made so far has this MAC address."""
+        return mac in self._macs
 
     @property
     def host_count(self) -> int:
