@@ -53,12 +53,22 @@ def contacted_growth(namespace: Namespace) -> tuple[int, int, int]:
     process = start_vnet(namespace, SLASH_16, workdir())
     before = rss_kib(process.process.pid)
     rng = random.Random(12)
-    targets = {f"198.18.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-               for _ in range(CONTACTED)}
+    targets = {
+        f"198.18.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(CONTACTED)
+    }
     listing = workdir() / "targets"
     listing.write_text("\n".join(sorted(targets)))
-    namespace.run("nmap", "-n", "-sn", "--min-rate", "2000", "-iL", str(listing),
-                  timeout=300, check=False)
+    namespace.run(
+        "nmap",
+        "-n",
+        "-sn",
+        "--min-rate",
+        "2000",
+        "-iL",
+        str(listing),
+        timeout=300,
+        check=False,
+    )
     after = rss_kib(process.process.pid)
     summary = stopped_summary(process)
     return before, after, summary["hosts_contacted"]

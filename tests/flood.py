@@ -26,22 +26,44 @@ PEER_MAC = bytes.fromhex("0a0000000001")
 
 
 def valid_frames() -> list[bytes]:
-    syn = TcpSegment(40000, 80, 1, 0, tcp.SYN, 1024,
-                     options=(TcpOption(tcp.MSS, 1460), TcpOption(tcp.NOP),
-                              TcpOption(tcp.NOP), TcpOption(tcp.SACK_PERMITTED)))
+    syn = TcpSegment(
+        40000,
+        80,
+        1,
+        0,
+        tcp.SYN,
+        1024,
+        options=(
+            TcpOption(tcp.MSS, 1460),
+            TcpOption(tcp.NOP),
+            TcpOption(tcp.NOP),
+            TcpOption(tcp.SACK_PERMITTED),
+        ),
+    )
     payloads = [
         (ipv4.PROTO_TCP, tcp.emit(syn, PEER, TARGET)),
         (ipv4.PROTO_UDP, udp.emit(UdpDatagram(5, 53, b"q" * 30), PEER, TARGET)),
         (ipv4.PROTO_ICMP, icmp.emit(icmp.echo(icmp.ECHO_REQUEST, 1, 1, b"x" * 56))),
     ]
     frames = [
-        ethernet.emit(EthernetFrame(b"\xff" * 6, PEER_MAC, ethernet.ETHERTYPE_IPV4,
-                                    ipv4.emit(Ipv4Packet(PEER, TARGET, proto, data))))
+        ethernet.emit(
+            EthernetFrame(
+                b"\xff" * 6,
+                PEER_MAC,
+                ethernet.ETHERTYPE_IPV4,
+                ipv4.emit(Ipv4Packet(PEER, TARGET, proto, data)),
+            )
+        )
         for proto, data in payloads
     ]
     request = ArpPacket(arp.REQUEST, PEER_MAC, PEER, bytes(6), TARGET)
-    frames.append(ethernet.emit(EthernetFrame(
-        ethernet.BROADCAST, PEER_MAC, ethernet.ETHERTYPE_ARP, arp.emit(request))))
+    frames.append(
+        ethernet.emit(
+            EthernetFrame(
+                ethernet.BROADCAST, PEER_MAC, ethernet.ETHERTYPE_ARP, arp.emit(request)
+            )
+        )
+    )
     return frames
 
 
@@ -52,7 +74,7 @@ def mutate(frame: bytes, rng: random.Random) -> bytes:
         for _ in range(rng.randrange(1, 6)):
             data[rng.randrange(14, len(data))] = rng.randrange(256)
     elif choice == 1:
-        del data[rng.randrange(14, len(data)):]
+        del data[rng.randrange(14, len(data)) :]
     else:
         data += rng.randbytes(rng.randrange(1, 64))
         data[rng.randrange(14, 40)] ^= 0xFF
@@ -73,10 +95,7 @@ def main() -> None:
     sent = 0
     deadline = time.monotonic() + 60
     for index in range(count):
-        if index % 2:
-            frame = mutate(rng.choice(templates), rng)
-        else:
-            frame = random_frame(rng)
+        frame = mutate(rng.choice(templates), rng) if index % 2 else random_frame(rng)
         try:
             sender.send(frame)
             sent += 1

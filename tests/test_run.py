@@ -37,8 +37,9 @@ def served(vnet):
 
 
 def arping_mac(netns, address: str) -> str:
-    result = netns.run("arping", "-c", "1", "-w", "3", "-i", "vnet0", address,
-                       check=False)
+    result = netns.run(
+        "arping", "-c", "1", "-w", "3", "-i", "vnet0", address, check=False
+    )
     match = re.search(r"from ([0-9a-f:]{17}) \(" + re.escape(address), result.stdout)
     assert match, result.stdout + result.stderr
     return match.group(1)
@@ -46,8 +47,9 @@ def arping_mac(netns, address: str) -> str:
 
 def test_ping_reaches_hosts_on_the_tap_and_behind_it(served, netns):
     for address in ("192.0.2.10", "192.0.2.11", "198.51.100.77"):
-        result = netns.run("ping", "-c", "2", "-i", "0.2", "-W", "2", address,
-                           check=False)
+        result = netns.run(
+            "ping", "-c", "2", "-i", "0.2", "-W", "2", address, check=False
+        )
         assert " 0% packet loss" in result.stdout, result.stdout
 
 
@@ -63,15 +65,13 @@ def test_each_host_answers_arp_with_its_own_mac(served, netns):
 
 def test_hping_syn_to_a_closed_port_gets_rst(served, netns):
     require_tool("hping3")
-    result = netns.run("hping3", "-S", "-p", "23", "-c", "2", "192.0.2.10",
-                       check=False)
+    result = netns.run("hping3", "-S", "-p", "23", "-c", "2", "192.0.2.10", check=False)
 
     assert "flags=RA" in result.stdout, result.stdout + result.stderr
 
 
 def test_a_filtered_port_gets_nothing(served, netns):
-    result = netns.run("hping3", "-S", "-p", "81", "-c", "2", "192.0.2.10",
-                       check=False)
+    result = netns.run("hping3", "-S", "-p", "81", "-c", "2", "192.0.2.10", check=False)
 
     assert "100% packet loss" in result.stdout + result.stderr
     assert "flags=" not in result.stdout
@@ -112,8 +112,9 @@ def test_pcap_records_frames_that_tcpdump_reads(vnet, netns, tmp_path):
     netns.run("ping", "-c", "3", "-i", "0.2", "192.0.2.10", check=False)
     assert served.stop() == 0
 
-    result = subprocess.run(["tcpdump", "-n", "-r", str(pcap)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True
+    )
     assert result.stdout.count("ICMP echo request") == 3, result.stdout
     assert result.stdout.count("ICMP echo reply") == 3
 
@@ -131,8 +132,9 @@ hosts:
 def test_a_slash_16_answers_ping_at_random_addresses(vnet, netns):
     vnet(LARGE)
     rng = random.Random(16)
-    addresses = [f"198.18.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-                 for _ in range(12)]
+    addresses = [
+        f"198.18.{rng.randrange(256)}.{rng.randrange(1, 255)}" for _ in range(12)
+    ]
 
     for address in addresses:
         result = netns.run("ping", "-c", "1", "-W", "2", address, check=False)
@@ -142,12 +144,14 @@ def test_a_slash_16_answers_ping_at_random_addresses(vnet, netns):
 def test_a_flood_of_malformed_frames_is_counted_and_survived(served, netns):
     import sys
 
-    result = netns.run(sys.executable, "-m", "tests.flood", "vnet0", "100000", "7",
-                       timeout=120)
+    result = netns.run(
+        sys.executable, "-m", "tests.flood", "vnet0", "100000", "7", timeout=120
+    )
     assert int(result.stdout) >= 100_000
 
-    ping = netns.run("ping", "-c", "2", "-i", "0.2", "-W", "2", "192.0.2.10",
-                     check=False)
+    ping = netns.run(
+        "ping", "-c", "2", "-i", "0.2", "-W", "2", "192.0.2.10", check=False
+    )
     assert " 0% packet loss" in ping.stdout
     assert served.stop() == 0
     [stopped] = served.events("vnet.stopped")

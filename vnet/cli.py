@@ -140,8 +140,10 @@ async def serve(engine: Engine) -> None:
         status = asyncio.ensure_future(show_status(engine))
     serving = asyncio.ensure_future(engine.serve(stop))
     await asyncio.sleep(0)
-    print(f"vnet ready: {engine.plan.address_count} addresses on {engine.link.name}",
-          flush=True)
+    print(
+        f"vnet ready: {engine.plan.address_count} addresses on {engine.link.name}",
+        flush=True,
+    )
     await serving
     if status is not None:
         status.cancel()

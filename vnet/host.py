@@ -215,9 +215,7 @@ def reset_for(segment: TcpSegment) -> TcpSegment | None:
     length += 1 if segment.flags & tcp.SYN else 0
     length += 1 if segment.flags & tcp.FIN else 0
     ack = (segment.seq + length) & 0xFFFFFFFF
-    return TcpSegment(
-        segment.dst_port, segment.src_port, 0, ack, tcp.RST | tcp.ACK, 0
-    )
+    return TcpSegment(segment.dst_port, segment.src_port, 0, ack, tcp.RST | tcp.ACK, 0)
 
 
 def milliseconds_since_midnight() -> int:

@@ -9,6 +9,7 @@ the caller fails or vnet dies.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -60,10 +61,8 @@ class Namespace:
             ["ip", "netns", "pids", self.name], capture_output=True, text=True
         ).stdout.split()
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         subprocess.run(["ip", "netns", "del", self.name], check=False)
 
 

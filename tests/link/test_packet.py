@@ -57,16 +57,18 @@ def lan(netns, tmp_path):
 
 
 def arp_macs(client: Namespace, address: str) -> set[str]:
-    result = client.run("arping", "-c", "3", "-w", "4", "-i", "br0", address,
-                        check=False)
+    result = client.run(
+        "arping", "-c", "3", "-w", "4", "-i", "br0", address, check=False
+    )
     return set(re.findall(r"from ([0-9a-f:]{17}) \(", result.stdout))
 
 
 def test_a_free_address_is_claimed_and_answers(lan):
     client, _, _ = lan
 
-    result = client.run("ping", "-c", "4", "-i", "0.5", "-W", "2", "192.0.2.21",
-                        check=False)
+    result = client.run(
+        "ping", "-c", "4", "-i", "0.5", "-W", "2", "192.0.2.21", check=False
+    )
 
     replies = int(re.search(r"(\d+) received", result.stdout).group(1))
     assert replies >= 2, result.stdout
@@ -87,8 +89,18 @@ def test_a_claimed_address_is_given_up_when_a_real_host_appears(lan):
     assert len(claimed) == 1
 
     real.run("ip", "addr", "add", "192.0.2.22/24", "dev", "real0")
-    real.run("arping", "-U", "-c", "2", "-i", "real0", "-S", "192.0.2.22",
-             "192.0.2.22", check=False)
+    real.run(
+        "arping",
+        "-U",
+        "-c",
+        "2",
+        "-i",
+        "real0",
+        "-S",
+        "192.0.2.22",
+        "192.0.2.22",
+        check=False,
+    )
     real_mac = real.run("cat", "/sys/class/net/real0/address").stdout.strip()
     client.run("ip", "neigh", "flush", "dev", "br0")
 
@@ -106,8 +118,7 @@ def test_kernel_tcp_with_offloaded_checksums_gets_its_rst(lan):
     result = client.run("nc", "-z", "-w", "3", "192.0.2.23", "23", check=False)
 
     assert result.returncode != 0 and time.monotonic() - started < 2
-    hping = client.run("hping3", "-S", "-p", "23", "-c", "2", "192.0.2.23",
-                       check=False)
+    hping = client.run("hping3", "-S", "-p", "23", "-c", "2", "192.0.2.23", check=False)
     assert "flags=RA" in hping.stdout
     assert process.stop() == 0
     [stopped] = process.events("vnet.stopped")

@@ -28,7 +28,9 @@ def test_single_addresses_and_ranges_are_found():
 
 
 def test_addresses_between_spans_belong_to_nobody():
-    plan = AddressPlan([Span(BASE + 20, BASE + 29, "a"), Span(BASE + 40, BASE + 49, "b")])
+    plan = AddressPlan(
+        [Span(BASE + 20, BASE + 29, "a"), Span(BASE + 40, BASE + 49, "b")]
+    )
 
     for address in (BASE, BASE + 19, BASE + 30, BASE + 39, BASE + 50, BASE + 255):
         assert plan.lookup(address) is None

@@ -38,7 +38,9 @@ def make_network(max_hosts=100):
 
 def arp_request(target):
     request = ArpPacket(arp.REQUEST, PEER_MAC, PEER, bytes(6), target)
-    frame = EthernetFrame(BROADCAST, PEER_MAC, ethernet.ETHERTYPE_ARP, arp.emit(request))
+    frame = EthernetFrame(
+        BROADCAST, PEER_MAC, ethernet.ETHERTYPE_ARP, arp.emit(request)
+    )
     return ethernet.emit(frame)
 
 
@@ -80,9 +82,13 @@ def test_a_ping_is_answered_to_the_mac_it_came_from():
 def test_malformed_frames_raise_the_one_error_type():
     network, _ = make_network()
 
-    for junk in (b"", b"\x00" * 13, ethernet.emit(
-        EthernetFrame(BROADCAST, PEER_MAC, ethernet.ETHERTYPE_IPV4, b"\x45" * 30)
-    )):
+    for junk in (
+        b"",
+        b"\x00" * 13,
+        ethernet.emit(
+            EthernetFrame(BROADCAST, PEER_MAC, ethernet.ETHERTYPE_IPV4, b"\x45" * 30)
+        ),
+    ):
         with pytest.raises(MalformedFrame):
             network.handle_frame(junk, 0.0)
 

@@ -72,8 +72,9 @@ class AddressClaims:
             return
         state, _ = self._states.get(sender_ip, (None, now))
         if state == CLAIMED:
-            log.warning("%s: real host appeared, giving the address up",
-                        addr_to_str(sender_ip))
+            log.warning(
+                "%s: real host appeared, giving the address up", addr_to_str(sender_ip)
+            )
         self._set(sender_ip, TAKEN, now)
 
     def state(self, address: int) -> str | None:

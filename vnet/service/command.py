@@ -107,8 +107,9 @@ class CommandProtocol(asyncio.Protocol):
         assert self.transport is not None
         service = self.service
         if service.slots.locked():
-            log.warning("%s: command busy, %d running", self.context.peer[0],
-                        service.running)
+            log.warning(
+                "%s: command busy, %d running", self.context.peer[0], service.running
+            )
             self.transport.close()
             return
         async with service.slots:
@@ -138,8 +139,11 @@ class CommandProtocol(asyncio.Protocol):
         try:
             await asyncio.wait_for(self._copy_output(), self.service.timeout)
         except TimeoutError:
-            log.info("%s: command timed out after %.0f s", context.peer[0],
-                     self.service.timeout)
+            log.info(
+                "%s: command timed out after %.0f s",
+                context.peer[0],
+                self.service.timeout,
+            )
             self.process.kill()
         await self.process.wait()
         if not self.transport.is_closing():
