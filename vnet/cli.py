@@ -166,3 +166,58 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"connections {summary.get('connections', 0)}, "
         f"events {summary.get('events', 0)}"
     )
+
+
+@main.command()
+@click.argument("service")
+@click.option(
+    "--listen", default="127.0.0.1:8000", show_default=True, help="HOST:PORT."
+)
+@click.option("--options", "options_text", default="{}", help="YAML or JSON mapping.")
+@click.option("--events", "events_path", help="Write the JSON-lines record here.")
+@click.option("--state-dir", default="var", show_default=True, help="Service state.")
+def serve(
+    service: str,
+    listen: str,
+    options_text: str,
+    events_path: str | None,
+    state_dir: str,
+) -> None:
+    """Run one SERVICE on a real socket (for development and comparison)."""
+    import yaml
+
+    from vnet.service.api import Environment
+    from vnet.service.options import OptionsError, check_options
+    from vnet.service.registry import UnknownService, find_service
+    from vnet.service.socket_mode import serve_on_socket
+
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        fail(f"--listen: found {listen!r}; allowed: HOST:PORT with a port 1-65535")
+    try:
+        service_class = find_service(service)
+        options = check_options(service_class, yaml.safe_load(options_text) or {})
+    except UnknownService as error:
+        hint = f"; did you mean {error.suggestions[0]!r}?" if error.suggestions else ""
+        fail(f"service {error.name!r}: {error.reason}{hint}")
+    except OptionsError as error:
+        field = ".".join(str(part) for part in error.path) or "options"
+        fail(f"--options: {field}: {error.message}")
+    except yaml.YAMLError as error:
+        fail(f"--options: not YAML: {error}")
+    events = EventLog.open(events_path) if events_path else NullSink()
+    environment = Environment(events=events, state_dir=state_dir)
+    stop = asyncio.Event()
+
+    async def run_until_signal() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve_on_socket(
+            service_class, options, host, int(port_text), environment, stop=stop
+        )
+
+    try:
+        asyncio.run(run_until_signal())
+    except OSError as error:
+        fail(f"--listen {listen}: {error.strerror}")
