@@ -105,7 +105,7 @@ def run(
     except (LinkError, PrivilegeError, OSError) as error:
         fail(str(error))
     engine = Engine(model, link, events, pcap, seed=seed)
-    asyncio.run(serve(engine))
+    asyncio.run(serve_engine(engine))
     summary = engine.summary()
     events.emit("vnet.stopped", **summary)
     click.echo("vnet: stopped: " + format_summary(summary), err=True)
@@ -130,7 +130,7 @@ def open_link(model: Any, tap: str | None, interface: str | None, no_configure: 
     return link
 
 
-async def serve(engine: Engine) -> None:
+async def serve_engine(engine: Engine) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
