@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from vnet.config.errors import (
@@ -57,8 +57,31 @@ def _document() -> dict[str, Any]:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(_document())
+def _validator() -> Any:
+    return _Validator(_document())
+
+
+_DOLLAR = re.compile(r"(?<!\\)\$")
+
+
+@functools.lru_cache(maxsize=64)
+def _ecma(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema pattern compiled so that `$` means the end of the text.
+
+    That is ECMA-262's meaning. Python's `$` also matches before a final
+    newline, so plain `re.search` would let "vnet0\n" pass as a TAP name.
+    """
+    return re.compile(_DOLLAR.sub(r"$(?!\\n)", pattern))
+
+
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterable[ValidationError]:
+    if validator.is_type(instance, "string") and not _ecma(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
 
 
 def schema() -> dict[str, Any]:
@@ -68,11 +91,28 @@ def schema() -> dict[str, Any]:
 
 def validate(data: Any, marks: Marks, path: str) -> None:
     """Raise a TopologyError for the first schema violation in the file."""
-    explained = [
-        _explain(error, marks, path) for error in _validator().iter_errors(data)
-    ]
+    errors = _without_shadowed(list(_validator().iter_errors(data)))
+    explained = [_explain(error, marks, path) for error in errors]
     if explained:
         raise min(explained, key=_file_order)
+
+
+def _without_shadowed(errors: list[ValidationError]) -> list[ValidationError]:
+    """Drop "missing key" where the same mapping has an unknown key.
+
+    `hsots:` is both an unknown key and a missing `hosts`; the unknown key,
+    with its "did you mean 'hosts'?", is the useful message.
+    """
+    unknown = {
+        tuple(error.absolute_path)
+        for error in errors
+        if error.validator == "additionalProperties"
+    }
+    return [
+        error
+        for error in errors
+        if error.validator != "required" or tuple(error.absolute_path) not in unknown
+    ]
 
 
 def _file_order(error: TopologyError) -> tuple[int, int]:
@@ -196,7 +236,9 @@ def _repeated_item(
     error: ValidationError, where: FieldPath, marks: Marks, path: str
 ) -> TopologyError:
     items = error.instance
-    second = next(i for i, item in enumerate(items) if item in items[:i])
+    second = next((i for i, item in enumerate(items) if item in items[:i]), None)
+    if second is None:
+        return _generic(error, where, marks, path)
     first = items.index(items[second])
     field = (*where, second)
     line, column = marks.value(field)

@@ -33,8 +33,10 @@ Position = tuple[int, int]
 
 # Deep nesting would exhaust the composer's recursion; no topology needs it.
 MAX_DEPTH = 64
-# Aliases can expand a small file enormously ("billion laughs").
-MAX_VALUES = 2_000_000
+# Aliases can expand a small file enormously ("billion laughs"), so values
+# reached through an alias are counted; plain values are bounded by the
+# file's own size.
+MAX_ALIASED_VALUES = 100_000
 
 _CORE = "tag:yaml.org,2002:"
 _NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
@@ -149,12 +151,13 @@ def _syntax_error(error: yaml.MarkedYAMLError, path: str) -> TopologyError:
     mark = error.problem_mark or error.context_mark
     line, column = _position(mark) if mark else (None, None)
     problem = error.problem or error.context or "a syntax error"
+    context = f"{error.context} {problem}"
     hint = None
     if "\t" in problem or "tab" in problem:
         hint = "indent with spaces, not tabs"
     elif "mapping values are not allowed" in problem:
         hint = "quote a value that contains ': '"
-    elif "expected a single document" in problem:
+    elif "expected a single document" in context:
         hint = "keep one document per file (no second '---')"
     found = f"bad YAML ({problem})"
     return TopologyError(
@@ -168,21 +171,33 @@ class _Builder:
     def __init__(self, path: str) -> None:
         self.path = path
         self.marks = Marks()
-        self.count = 0
         self.open_nodes: set[int] = set()
+        self.built_nodes: set[int] = set()
+        self.alias_depth = 0
+        self.aliased = 0
 
     def value(self, node: Node, path: FieldPath) -> Any:
-        self.count += 1
-        if self.count > MAX_VALUES:
-            self.fail(node, path, f"more than {MAX_VALUES} values", "a smaller file")
         self.marks.values[path] = _position(node.start_mark)
         if id(node) in self.open_nodes:
             self.fail(node, path, "an alias to itself", "aliases to finished values")
+        reused = id(node) in self.built_nodes
+        self.alias_depth += reused
+        if self.alias_depth:
+            self.count_aliased(node, path)
+
         self.open_nodes.add(id(node))
         try:
             return self.build(node, path)
         finally:
             self.open_nodes.discard(id(node))
+            self.built_nodes.add(id(node))
+            self.alias_depth -= reused
+
+    def count_aliased(self, node: Node, path: FieldPath) -> None:
+        self.aliased += 1
+        if self.aliased > MAX_ALIASED_VALUES:
+            found = f"aliases that expand to over {MAX_ALIASED_VALUES:,} values"
+            self.fail(node, path, found, "fewer or smaller aliases")
 
     def build(self, node: Node, path: FieldPath) -> Any:
         if isinstance(node, MappingNode) and node.tag == _CORE + "map":
@@ -191,7 +206,8 @@ class _Builder:
             return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
-        self.fail(node, path, f"the tag {node.tag}", "plain YAML values without tags")
+        found = f"the tag {_short_tag(node.tag)}"
+        self.fail(node, path, found, "plain YAML values without tags")
 
     def mapping(self, node: MappingNode, path: FieldPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -230,7 +246,7 @@ class _Builder:
                 return _float(text)
         except ValueError:
             pass
-        found = f"{text!r} tagged {tag}"
+        found = f"{text!r} tagged {_short_tag(tag)}"
         self.fail(node, path, found, "plain YAML values without tags")
 
     def fail(
@@ -245,6 +261,13 @@ class _Builder:
         raise TopologyError(
             self.path, line, column, field_name(path), found, allowed, hint
         )
+
+
+def _short_tag(tag: str) -> str:
+    """`tag:yaml.org,2002:int` -> `!!int`, as it is written in YAML."""
+    if tag.startswith(_CORE):
+        return "!!" + tag.removeprefix(_CORE)
+    return tag
 
 
 def _integer(text: str) -> int:

@@ -68,7 +68,7 @@ def _host_table(hosts: tuple[HostSpec, ...]) -> list[str]:
         span = host.address
         if host.count > 1:
             span += f" ({_addresses(host.count)})"
-        rows.append(f"  {span:<38} {host.template_name:<14} {host.name or ''}".rstrip())
+        rows.append(f"  {span:<42} {host.template_name:<14} {host.name or ''}".rstrip())
     if len(hosts) > HOSTS_SHOWN:
         rows.append(f"  ... and {len(hosts) - HOSTS_SHOWN:,} more entries")
     return ["hosts:", *rows]
