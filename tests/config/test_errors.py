@@ -66,6 +66,8 @@ def test_values_are_shown_as_yaml_shows_them():
         ("WEB", "web"),
         ("workstaton", "workstation"),
         ("mail-server", "mailserver"),
+        ("web-servr", "web"),
+        ("workstation-2", "workstation"),
         ("zzz", None),
         (5, None),
     ],
@@ -85,6 +87,27 @@ def test_a_typo_in_a_template_name_gets_the_nearest_template_suggested():
         vnet.config.loads(text, "typo.yaml")
     assert caught.value.hint == "did you mean 'workstation'?"
     assert caught.value.allowed == "a template name (base, web, webmail, workstation)"
+
+
+def test_the_example_message_of_the_design():
+    text = (
+        HEADER
+        + TEMPLATES
+        + (
+            "hosts:\n"
+            "  - {address: 198.51.100.10, template: web}\n"
+            "  - {address: 198.51.100.11, template: web}\n"
+            "  - {address: 198.51.100.12, template: web}\n"
+            "  - {address: 198.51.100.13,\n"
+            "    template: web-servr}\n"
+        )
+    )
+    with pytest.raises(TopologyError) as caught:
+        vnet.config.loads(text, "topologies/x.yaml")
+    assert str(caught.value) == (
+        "topologies/x.yaml:14:15: hosts[3].template: found 'web-servr'; "
+        "allowed: a template name (base, web); did you mean 'web'?"
+    )
 
 
 def test_a_typo_in_a_key_gets_the_nearest_key_suggested():

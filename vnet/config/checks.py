@@ -154,6 +154,8 @@ class _Builder:
         return resolved
 
     def check_inherits(self, raw: Mapping[str, Any]) -> None:
+        # Limitation: a template inherits from one parent; a list of parents
+        # would need an order of precedence that nobody has asked for yet.
         for name, body in raw.items():
             parent = body.get("inherits")
             if parent is not None and parent not in raw:
@@ -390,6 +392,8 @@ class _Builder:
         return first, last
 
     def range(self, text: str, where: FieldPath) -> tuple[int, int]:
+        # Limitation: only the full form A.B.C.D-A.B.C.E; the short form
+        # A.B.C.D-E some tools accept is refused by the schema's pattern.
         start_text, _, end_text = text.partition("-")
         first = self.ipv4(start_text, where, text)
         last = self.ipv4(end_text, where, text)
@@ -461,6 +465,9 @@ class _Builder:
                 )
 
     def check_overlaps(self, hosts: tuple[HostSpec, ...]) -> None:
+        # Limitation: an entry cannot carve a few special hosts out of a larger
+        # one; the larger one is written as several entries around them. That
+        # keeps "which entry owns this address" free of precedence rules.
         by_start = sorted(hosts, key=lambda host: (host.first, host.index))
         pairs = []
         widest: HostSpec | None = None

@@ -148,7 +148,16 @@ def suggest(word: object, choices: Iterable[str]) -> str | None:
         if choice.lower() == word.lower():
             return choice
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return close[0] if close else None
+    if close:
+        return close[0]
+    # `web-servr` is too far from `web` for difflib, yet plainly meant it:
+    # take the longest choice the word starts with, if it is not too short.
+    prefixes = [
+        choice
+        for choice in choices
+        if len(choice) >= 3 and word.lower().startswith(choice.lower())
+    ]
+    return max(prefixes, key=len) if prefixes else None
 
 
 def did_you_mean(word: object, choices: Iterable[str]) -> str | None:

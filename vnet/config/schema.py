@@ -91,6 +91,8 @@ def schema() -> dict[str, Any]:
 
 def validate(data: Any, marks: Marks, path: str) -> None:
     """Raise a TopologyError for the first schema violation in the file."""
+    # Limitation: one error per run. `vnet check` promises one message, and
+    # a second error is often a consequence of the first.
     errors = _without_shadowed(list(_validator().iter_errors(data)))
     explained = [_explain(error, marks, path) for error in errors]
     if explained:
