@@ -32,6 +32,7 @@ class Call:
 class Sleeper:
     def __init__(self, deadline):
         self.deadline = deadline
+        self.scheduled = None
         self.woken = []
 
     def on_deadline(self, now):
@@ -77,6 +78,33 @@ def test_only_one_loop_callback_is_pending():
 
     pending = [call for call in loop.calls if not call.cancelled]
     assert [call.when for call in pending] == [1.0]
+
+
+def test_an_earlier_deadline_replaces_the_entry_and_later_ones_add_none():
+    loop, queue = make_queue()
+    sleeper = Sleeper(10.0)
+    queue.watch(sleeper)
+    for deadline in (11.0, 12.0, 13.0):
+        sleeper.deadline = deadline
+        queue.watch(sleeper)
+    assert len(queue) == 1
+
+    sleeper.deadline = 4.0
+    queue.watch(sleeper)
+    loop.advance(4.0)
+    loop.advance(10.0)
+
+    assert sleeper.woken == [4.0]
+
+
+def test_after_runs_once_per_wake_up():
+    loop, queue = make_queue()
+    sleeper, follow_ups = Sleeper(2.0), []
+    queue.watch(sleeper, follow_ups.append)
+
+    loop.advance(2.0)
+
+    assert follow_ups == [2.0]
 
 
 def test_a_sleeper_without_deadline_costs_nothing():

@@ -35,10 +35,15 @@ def fail(message: str) -> None:
 
 
 def load_topology(path: str) -> Any:
+    """Load and check a topology, its services included; exit 2 if bad."""
+    from vnet.service.bindings import check_services
+
     try:
-        return config.load(path)
+        topology = config.load(path)
+        check_services(topology)
     except config.TopologyError as error:
         fail(str(error))
+    return topology
 
 
 def setup_logging(verbose: int, quiet: int) -> None:

@@ -23,6 +23,12 @@ from vnet.network.claims import AddressClaims
 from vnet.network.mac import host_mac
 from vnet.network.plan import AddressPlan
 from vnet.network.virtual import VirtualNetwork
+from vnet.service import pipe
+from vnet.service.api import ConnectionContext, Environment, HostInfo
+from vnet.service.bindings import ServiceTable
+from vnet.service.server import HostServer
+from vnet.service.udp import UdpServer
+from vnet.tcp import PlainPersonality, SynBudget
 from vnet.timers import TimerQueue
 from vnet.wire import ipv4
 from vnet.wire.errors import MalformedFrame
@@ -30,6 +36,8 @@ from vnet.wire.errors import MalformedFrame
 log = logging.getLogger(__name__)
 
 READ_BATCH = 256
+# Half-open connections held across all hosts; a SYN flood evicts the oldest.
+SYN_BUDGET = 4096
 
 
 class Engine:
@@ -42,6 +50,7 @@ class Engine:
         events: EventSink,
         pcap: PcapWriter | None = None,
         seed: int = 0,
+        environment: Environment | None = None,
     ) -> None:
         self.topology = topology
         self.link = link
@@ -60,6 +69,12 @@ class Engine:
         self.timers: TimerQueue | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.started = 0.0
+        self.environment = environment or Environment(events=events)
+        self.environment.topology = topology
+        self.environment.open_connection = self.open_connection
+        self.services = ServiceTable(topology, self.environment)
+        self.syn_budget = SynBudget(SYN_BUDGET)
+        self.servers: dict[int, HostServer] = {}
 
     # --- hosts -------------------------------------------------------------
 
@@ -91,6 +106,7 @@ class Engine:
         name = spec.name if single else None
         host = Host(address, mac, template, self.network.send_packet, name=name)
         host.verify = self.verify_checksums
+        self._attach_services(host, spec)
         self.events.emit(
             "net.host.contacted",
             host=ipv4.addr_to_str(address),
@@ -98,6 +114,73 @@ class Engine:
             template=spec.template_name,
         )
         return host
+
+    def _attach_services(self, host: Host, spec: Any) -> None:
+        """Give the host its TCP server and UDP services, made on first use."""
+        bindings = self.services.for_template(spec.template)
+
+        def start_tcp(packet: ipv4.Ipv4Packet, segment: Any, now: float) -> None:
+            self._server(host, spec, bindings).segment_received(packet, segment, now)
+
+        host.tcp_handler = start_tcp
+        udp = {port: b for (protocol, port), b in bindings.items() if protocol == "udp"}
+        if udp:
+            host.udp_handler = UdpServer(host, udp, self.environment).receive
+
+    def _server(self, host: Host, spec: Any, bindings: dict) -> HostServer:
+        assert self.timers is not None and self._loop is not None
+        tcp = {port: b for (protocol, port), b in bindings.items() if protocol == "tcp"}
+        personality = PlainPersonality(seed=host.address ^ self.seed)
+        info = HostInfo(
+            ipv4.addr_to_str(host.address),
+            host.name,
+            spec.template.personality,
+            spec.template_name,
+        )
+        server = HostServer(
+            host,
+            tcp,
+            personality,
+            self.timers,
+            self._loop.time,
+            self.environment,
+            self.syn_budget,
+            info,
+        )
+        self.servers[host.address] = server
+        return server
+
+    async def open_connection(self, name: str, port: int):
+        """Connect to the service at `name` (host name or address) and port."""
+        assert self._loop is not None
+        spec = self._find_host(name)
+        if spec is None:
+            raise ConnectionRefusedError(f"no virtual host {name!r}")
+        binding = self.services.for_template(spec.template).get(("tcp", port))
+        if binding is None:
+            raise ConnectionRefusedError(f"{name}:{port}: no service")
+        address = name if spec.name != name else ipv4.addr_to_str(spec.first)
+        context = ConnectionContext(
+            service=binding.service.name,
+            host=HostInfo(
+                address, spec.name, spec.template.personality, spec.template_name
+            ),
+            peer=("127.0.0.1", 0),
+            local=(address, port),
+            options=binding.options,
+            environment=self.environment,
+        )
+        protocol = binding.service.protocol(context)
+        return pipe.connect(self._loop, protocol, context.peer, context.local)
+
+    def _find_host(self, name: str) -> Any:
+        for spec in self.topology.hosts:
+            if spec.name == name:
+                return spec
+        try:
+            return self.plan.lookup(ipv4.addr_from_str(name))
+        except (OSError, ValueError):
+            return None
 
     # --- frames ------------------------------------------------------------
 
@@ -140,6 +223,10 @@ class Engine:
     def detach(self) -> None:
         if self._loop is not None:
             self._loop.remove_reader(self.link.fileno())
+            now = self._loop.time()
+            for server in self.servers.values():
+                server.close_all(now)
+        self.services.close()
         if self.pcap is not None:
             self.pcap.close()
 
@@ -159,5 +246,7 @@ class Engine:
             "frames_dropped": self.frames_dropped,
             "malformed": sum(self.malformed.values()),
             "malformed_reasons": dict(self.malformed.most_common(20)),
+            "connections": sum(len(server.tcp) for server in self.servers.values()),
+            "events": sum(getattr(self.events, "counts", {}).values()),
             "seconds": round(time.time() - self.started, 3),
         }

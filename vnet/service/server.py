@@ -1,0 +1,208 @@
+"""Serving a host's open ports: TCP connections handed to services.
+
+`HostServer` sits between one virtual host and its sans-IO TCP. Every
+segment the host receives for an open port goes in; what the TCP wants to
+send goes back out through the host, so the host's personality stamps it.
+Each connection that completes its handshake gets a `VirtualTransport` and
+the Protocol of the service bound to its port. A port that is `open` with no
+service holds the connection and discards what arrives, as a listening
+socket nobody reads from.
+
+After every change (a segment, a timer, a write from the service) the
+server drains the TCP: segments out, bytes and news into the transports, and
+the connections' deadlines into the engine's timer queue. A transport's
+Protocol may write while it is being fed; that only marks the connection
+dirty, and the same drain loop picks it up.
+
+An exception raised by a service's Protocol is a bug in that service: it is
+logged with its traceback and that one connection is reset. Everything else
+goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from vnet.events import EventSink
+from vnet.host import Host
+from vnet.service.api import ConnectionContext, Environment, HostInfo, Service
+from vnet.service.transport import VirtualTransport
+from vnet.tcp import SynBudget, TcpHost
+from vnet.tcp.connection import Connection
+from vnet.tcp.stamp import TcpPersonality
+from vnet.timers import TimerQueue
+from vnet.wire.ipv4 import Ipv4Packet, addr_to_str
+from vnet.wire.tcp import TcpSegment
+
+log = logging.getLogger(__name__)
+
+
+class Binding(Protocol):
+    """A service bound to a port: its instance and its options."""
+
+    service: Service
+    options: Mapping[str, Any]
+
+
+class HoldProtocol(asyncio.Protocol):
+    """An open port with no service: accept, read and discard, never answer."""
+
+    def data_received(self, data: bytes) -> None:
+        pass
+
+    def eof_received(self) -> bool:
+        return False
+
+
+class Session:
+    """What the server keeps for one established connection."""
+
+    __slots__ = ("transport", "context", "opened", "wall_opened")
+
+    def __init__(self, transport, context, opened: float, wall_opened: float):
+        self.transport = transport
+        self.context = context
+        self.opened = opened
+        self.wall_opened = wall_opened
+
+
+class HostServer:
+    """One host's TCP, its connections' transports, and their services."""
+
+    def __init__(
+        self,
+        host: Host,
+        bindings: Mapping[int, Binding],
+        personality: TcpPersonality,
+        timers: TimerQueue,
+        clock: Callable[[], float],
+        environment: Environment,
+        budget: SynBudget | None = None,
+        host_info: HostInfo | None = None,
+    ) -> None:
+        self.host = host
+        self.bindings = bindings
+        self.timers = timers
+        self.clock = clock
+        self.environment = environment
+        self.events: EventSink = environment.events
+        self.host_info = host_info or HostInfo(addr_to_str(host.address), host.name)
+        self.tcp = TcpHost(host.address, personality, budget=budget)
+        self.sessions: dict[Connection, Session] = {}
+        self._draining = False
+        host.tcp_handler = self.segment_received
+        host.busy = self.busy
+
+    def busy(self) -> bool:
+        return len(self.tcp) > 0
+
+    # --- in --------------------------------------------------------------
+
+    def segment_received(self, packet: Ipv4Packet, segment: TcpSegment, now: float):
+        self.tcp.receive(packet.src, segment, now)
+        self.drain(now)
+
+    def kick(self) -> None:
+        """Something outside a drain changed a connection (a service wrote)."""
+        if not self._draining:
+            self.drain(self.clock())
+
+    def drain(self, now: float) -> None:
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            self._drain(now)
+        finally:
+            self._draining = False
+
+    def _drain(self, now: float) -> None:
+        tcp = self.tcp
+        while True:
+            for connection in tcp.accept():
+                self._open(connection, now)
+            segments, changed = tcp.flush()
+            if not segments and not changed:
+                return
+            send = self.host.send_segment
+            for destination, segment in segments:
+                send(destination, segment, now)
+            for connection in changed:
+                self._update(connection, now)
+
+    def _update(self, connection: Connection, now: float) -> None:
+        session = self.sessions.get(connection)
+        if session is not None:
+            self._pump(connection, session, now)
+        if connection.state != "CLOSED":
+            self.timers.watch(connection, self._after_timer)
+
+    def _after_timer(self, now: float) -> None:
+        self.drain(now)
+
+    # --- sessions ----------------------------------------------------------
+
+    def _open(self, connection: Connection, now: float) -> None:
+        binding = self.bindings.get(connection.local_port)
+        peer = (addr_to_str(connection.remote_ip), connection.remote_port)
+        local = (addr_to_str(connection.local_ip), connection.local_port)
+        service_name = binding.service.name if binding else "hold"
+        context = ConnectionContext(
+            service=service_name,
+            host=self.host_info,
+            peer=peer,
+            local=local,
+            options=binding.options if binding else {},
+            environment=self.environment,
+        )
+        protocol = self._protocol_for(binding, context)
+        extra = {"peername": peer, "sockname": local, "host": self.host_info}
+        transport = VirtualTransport(connection, protocol, self.clock, self.kick, extra)
+        self.sessions[connection] = Session(transport, context, now, time.time())
+        context.events.emit("tcp.connection.open")
+        self._call(connection, protocol.connection_made, transport)
+
+    def _protocol_for(self, binding: Binding | None, context: ConnectionContext):
+        if binding is None:
+            return HoldProtocol()
+        try:
+            return binding.service.protocol(context)
+        except Exception:
+            log.exception(
+                "%s: service %s failed to start", context.peer[0], binding.service.name
+            )
+            return HoldProtocol()
+
+    def _pump(self, connection: Connection, session: Session, now: float) -> None:
+        self._call(connection, session.transport.pump, now)
+        if connection.closed:
+            self._close(connection, session, now)
+
+    def _call(self, connection: Connection, function, *arguments) -> None:
+        try:
+            function(*arguments)
+        except Exception:
+            session = self.sessions.get(connection)
+            peer = session.context.peer[0] if session else "?"
+            log.exception("%s: service raised; resetting %s", peer, connection)
+            connection.abort(self.clock())
+
+    def _close(self, connection: Connection, session: Session, now: float) -> None:
+        del self.sessions[connection]
+        session.context.events.emit(
+            "tcp.connection.close",
+            bytes_in=connection.bytes_received,
+            bytes_out=connection.bytes_sent,
+            duration=round(now - session.opened, 6),
+            reason=connection.close_reason,
+        )
+
+    def close_all(self, now: float) -> None:
+        """Reset every connection; vnet is stopping."""
+        for connection in list(self.tcp.connections()):
+            connection.abort(now)
+        self.drain(now)
