@@ -26,7 +26,7 @@ class TcpConfig:
     # (RFC 9293 section 3.8.3, R2); Linux's 15 would hold a dead peer for
     # 15 minutes.
     max_retries: int = 8
-    synack_retries: int = 5
+    synack_retries: int = 4
 
     # A half-open connection is dropped after this, whatever the retries.
     handshake_timeout: float = 30.0
