@@ -112,7 +112,13 @@ class ScriptedPeer:
 
     def syn(self, seq: int | None = None) -> list[TcpSegment]:
         """Send the SYN; return the server's answers."""
-        segment = syn(self.port, self.isn if seq is None else seq, self.options)
+        options = tuple(
+            TcpOption(tcp.TIMESTAMP, (self.tsval(), 0))
+            if option.kind == tcp.TIMESTAMP
+            else option
+            for option in self.options
+        )
+        segment = syn(self.port, self.isn if seq is None else seq, options)
         segment = segment._replace(dst_port=self.server_port)
         self.seq = (segment.seq + 1) & MASK
         replies = self.deliver(segment)
@@ -169,11 +175,10 @@ class ScriptedPeer:
     ) -> TcpSegment:
         options: tuple[TcpOption, ...] = ()
         if self.timestamps:
-            tsval = int(self.clock.now * 1000) & MASK
             options = (
                 TcpOption(NOP),
                 TcpOption(NOP),
-                TcpOption(tcp.TIMESTAMP, (tsval, self.ts_recent)),
+                TcpOption(tcp.TIMESTAMP, (self.tsval(), self.ts_recent)),
             )
         window = self.window >> self.window_shift if window is None else window
         return TcpSegment(
@@ -186,6 +191,10 @@ class ScriptedPeer:
             payload,
             options,
         )
+
+    def tsval(self) -> int:
+        """The peer's timestamp clock: 1000 Hz, from an offset."""
+        return (int(self.clock.now * 1000) + 1_000_000) & MASK
 
     def deliver(self, segment: TcpSegment) -> list[TcpSegment]:
         """Hand `segment` to the host now; return and note what it sends us."""

@@ -169,6 +169,7 @@ class Connection:
         "_fin_offset",
         # Congestion control and retransmission.
         "_cwnd",
+        "_cwnd_acked",
         "_ssthresh",
         "_dup_acks",
         "_recover",
@@ -285,6 +286,7 @@ class Connection:
         self._send_base = 1
         self._fin_offset: int | None = None
         self._cwnd = self._config.initial_window * self._mss
+        self._cwnd_acked = 0
         self._ssthresh = _UNBOUNDED
         self._dup_acks = 0
         self._recover: int | None = None
@@ -882,7 +884,12 @@ class Connection:
         if self._cwnd < self._ssthresh:
             self._cwnd += min(acked, mss)  # slow start, RFC 5681 3.1
         else:
-            self._cwnd += max(mss * mss // self._cwnd, 1)  # congestion avoidance
+            # Congestion avoidance, counting bytes as RFC 5681 3.1
+            # recommends: one MSS more per cwnd's worth acknowledged.
+            self._cwnd_acked += acked
+            if self._cwnd_acked >= self._cwnd:
+                self._cwnd_acked -= self._cwnd
+                self._cwnd += mss
         # More window than the peer ever offered would only allow a burst.
         limit = max(self._max_snd_wnd, 2 * mss)
         if self._cwnd > limit:
@@ -901,6 +908,7 @@ class Connection:
             self._recover = self._snd_max
             self._retransmit_first(now)
             self._cwnd = self._ssthresh + 3 * mss
+            self._cwnd_acked = 0
 
     def _sample_rtt(self, rtt: float) -> None:
         """RFC 6298 section 2, with alpha 1/8 and beta 1/4."""
@@ -969,6 +977,7 @@ class Connection:
             # RFC 5681 eq. 4, once per loss: a repeat timeout keeps ssthresh.
             self._ssthresh = max((self._snd_max - self._snd_una) // 2, 2 * mss)
         self._cwnd = mss
+        self._cwnd_acked = 0
         self._recover = None
         self._dup_acks = 0
         self._snd_nxt = self._snd_una
