@@ -20,6 +20,7 @@ from vnet import __version__, config
 from vnet.engine import Engine
 from vnet.events import EventLog, NullSink
 from vnet.link import LinkError
+from vnet.link.faults import FaultSpecError, parse_faults
 from vnet.link.kernel import configure_tap, covering_networks
 from vnet.link.pcap import PcapWriter
 from vnet.privileges import PrivilegeError, drop_privileges
@@ -90,6 +91,11 @@ def schema() -> None:
 @click.option("--pcap", "pcap_path", help="Capture every frame in and out here.")
 @click.option("--user", default="nobody", show_default=True, help="Run as this user.")
 @click.option("--seed", default=0, show_default=True, help="Seed for MACs and more.")
+@click.option(
+    "--faults",
+    "faults_text",
+    help="Test aid: disturb incoming frames, e.g. loss=5%,reorder=10%,delay=20ms.",
+)
 def run(
     topology: str,
     tap: str | None,
@@ -99,9 +105,14 @@ def run(
     pcap_path: str | None,
     user: str,
     seed: int,
+    faults_text: str | None,
 ) -> None:
     """Serve TOPOLOGY until SIGINT or SIGTERM."""
     model = load_topology(topology)
+    try:
+        faults = parse_faults(faults_text) if faults_text else None
+    except FaultSpecError as error:
+        fail(f"--faults: {error}")
     try:
         link = open_link(model, tap, interface, no_configure)
         events = EventLog.open(events_path) if events_path else NullSink()
@@ -109,7 +120,7 @@ def run(
         drop_privileges(user)
     except (LinkError, PrivilegeError, OSError) as error:
         fail(str(error))
-    engine = Engine(model, link, events, pcap, seed=seed)
+    engine = Engine(model, link, events, pcap, seed=seed, faults=faults)
     asyncio.run(serve_engine(engine))
     summary = engine.summary()
     events.emit("vnet.stopped", **summary)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import Counter
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from vnet.events import EventSink
 from vnet.host import Host
 from vnet.link import Link
+from vnet.link.faults import FaultPlan
 from vnet.link.pcap import PcapWriter
 from vnet.network.claims import AddressClaims
 from vnet.network.mac import host_mac
@@ -51,8 +53,11 @@ class Engine:
         pcap: PcapWriter | None = None,
         seed: int = 0,
         environment: Environment | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.topology = topology
+        self.faults = faults
+        self._fault_rng = random.Random(seed)
         self.link = link
         self.events = events
         self.pcap = pcap
@@ -195,12 +200,33 @@ class Engine:
             wall = time.time()
             for frame in frames:
                 self.pcap.write(frame, wall)
+        if self.faults is not None:
+            frames = self._apply_faults(frames)
         handle = self.network.handle_frame
         for frame in frames:
             try:
                 handle(frame, now)
             except MalformedFrame as error:
                 self.malformed[str(error)] += 1
+
+    def _apply_faults(self, frames: list[bytes]) -> list[bytes]:
+        """Frames to handle now; the others are dropped or come back later."""
+        assert self.faults is not None and self._loop is not None
+        now_frames = []
+        for frame in frames:
+            for delay in self.faults.fates(self._fault_rng):
+                if delay:
+                    self._loop.call_later(delay, self._handle_late, frame)
+                else:
+                    now_frames.append(frame)
+        return now_frames
+
+    def _handle_late(self, frame: bytes) -> None:
+        assert self._loop is not None
+        try:
+            self.network.handle_frame(frame, self._loop.time())
+        except MalformedFrame as error:
+            self.malformed[str(error)] += 1
 
     def _transmit(self, frame: bytes) -> None:
         if self.link.write_frame(frame):

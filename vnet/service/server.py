@@ -40,6 +40,12 @@ from vnet.wire.tcp import TcpSegment
 
 log = logging.getLogger(__name__)
 
+# Half-open connections per host. A burst of real clients (a thousand opened
+# at once) must fit while their ACKs are in flight; a flood of spoofed SYNs
+# churns through it, oldest first, and the engine's shared budget bounds the
+# total across hosts.
+BACKLOG = 1024
+
 
 class Binding(Protocol):
     """A service bound to a port: its instance and its options."""
@@ -91,7 +97,7 @@ class HostServer:
         self.environment = environment
         self.events: EventSink = environment.events
         self.host_info = host_info or HostInfo(addr_to_str(host.address), host.name)
-        self.tcp = TcpHost(host.address, personality, budget=budget)
+        self.tcp = TcpHost(host.address, personality, backlog=BACKLOG, budget=budget)
         self.sessions: dict[Connection, Session] = {}
         self._draining = False
         host.tcp_handler = self.segment_received
