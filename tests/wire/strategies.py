@@ -18,6 +18,8 @@ uint16 = st.integers(0, 0xFFFF)
 uint32 = st.integers(0, 0xFFFFFFFF)
 macs = st.binary(min_size=6, max_size=6)
 payloads = st.binary(max_size=96)
+# The 5-bit option numbers of IPv4 options that carry a length byte.
+ipv4_option_numbers = st.integers(2, 31)
 
 
 @st.composite
@@ -43,11 +45,14 @@ def arp_packets():
 
 
 @st.composite
-def ipv4_options(draw: st.DrawFn) -> bytes:
+def ipv4_options(
+    draw: st.DrawFn, numbers: st.SearchStrategy[int] = ipv4_option_numbers
+) -> bytes:
     """Well-formed IPv4 options (RFC 791 3.1), padded with EOL to 4n <= 40.
 
     The codec keeps options as bytes and would take any; well-formed ones are
-    drawn so that scapy can dissect them too.
+    drawn so that scapy can dissect them too. numbers are the 5-bit option
+    numbers of the options with a length byte.
     """
     room = ipv4.MAX_OPTIONS_LENGTH
     options = b""
@@ -55,8 +60,8 @@ def ipv4_options(draw: st.DrawFn) -> bytes:
         if draw(st.booleans()) or room < 2:
             option = b"\x01"  # no operation
         else:
-            # Copied flag, class and number; 0 and 1 have no length byte.
-            kind = draw(st.integers(2, 255).filter(lambda kind: kind & 0x1F > 1))
+            copied_and_class = draw(st.integers(0, 7)) << 5
+            kind = copied_and_class | draw(numbers)
             data = draw(st.binary(max_size=min(room - 2, 8)))
             option = bytes([kind, 2 + len(data)]) + data
         options += option
@@ -173,6 +178,15 @@ def _non_standard_options(kinds, room: int):
     return option()
 
 
+# RFC 2018 section 3: a block runs from its left edge up to its right edge,
+# which lies ahead in sequence space.
+sack_blocks = st.builds(
+    lambda left, size: (left, (left + size) & 0xFFFFFFFF),
+    uint32,
+    st.integers(1, 0x7FFFFFFF),
+)
+
+
 def _options_that_fit(room: int, unknown_kinds, non_standard_kinds):
     """One option, other than EOL, that encodes into at most room bytes."""
     choices = [st.just(TcpOption(tcp.NOP))]
@@ -193,7 +207,7 @@ def _options_that_fit(room: int, unknown_kinds, non_standard_kinds):
         )
     blocks = (room - 2) // 8
     if room >= 2:
-        sack = st.lists(st.tuples(uint32, uint32), max_size=blocks).map(tuple)
+        sack = st.lists(sack_blocks, max_size=blocks).map(tuple)
         choices.append(st.builds(TcpOption, st.just(tcp.SACK), sack))
     return st.one_of(choices)
 
@@ -214,7 +228,9 @@ def tcp_options(
         unknown_kinds = st.integers(2, 255).filter(lambda kind: kind not in KNOWN_KINDS)
     options: list[TcpOption] = []
     room = tcp.MAX_OPTIONS_LENGTH
-    while room > 0 and draw(st.booleans()):
+    for _ in range(draw(st.integers(0, 12))):
+        if room == 0:
+            break
         option = draw(_options_that_fit(room, unknown_kinds, non_standard_kinds))
         options.append(option)
         room -= tcp.options_length((option,))
