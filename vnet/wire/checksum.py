@@ -3,10 +3,10 @@
 The checksum is the one's complement of the one's-complement sum of the data
 taken as 16-bit big-endian words, an odd last byte padded with a zero
 (RFC 1071 section 1). Python has no fast loop over words, so the sum is taken
-in one step: because 2**16 == 1 modulo 0xffff, the whole data read as one big
-integer is congruent to the sum of its words modulo 0xffff (RFC 1071 section
-2(B), the sum is independent of byte grouping). `int.from_bytes` and `%` run
-at C speed.
+in one step. RFC 1071 section 2(C) sums in wider units and folds the result;
+taken to its limit, because 2**16 == 1 modulo 0xffff, the whole data read as
+one big integer is congruent to the sum of its words modulo 0xffff.
+`int.from_bytes` and `%` run at C speed.
 
 One's-complement arithmetic has two zeros, 0x0000 and 0xffff. The folded sum
 is 0x0000 only when every word is zero; any other sum congruent to zero folds
@@ -14,8 +14,8 @@ to 0xffff. Both cases are kept apart below so the result matches the
 word-by-word definition exactly.
 
 Left out: incremental update (RFC 1624). Every emit recomputes the checksum
-over the whole header and payload, which costs well under a microsecond for
-frames of Ethernet size.
+over the whole header and payload. That costs about 0.25 us for a small
+packet and 2.5 us for 1,500 bytes, where the big-integer division dominates.
 """
 
 _ONES = 0xFFFF

@@ -11,8 +11,9 @@ Left out, deliberately:
 - 802.1Q tags are not decoded: a tagged frame parses with EtherType 0x8100
   and the tag at the front of its payload. The virtual network sits on one
   untagged segment, so a tagged frame is not for us.
-- 802.3 length frames (EtherType below 0x0600) with LLC/SNAP are not told
-  apart; IPv4 never travels in them on Ethernet (RFC 894).
+- 802.3 frames, whose type field is a length below 0x0600, are not told
+  apart, so IPv4 in LLC/SNAP framing (RFC 1042) is not decoded: hosts on
+  Ethernet send RFC 894 framing.
 - No padding is added on emit. RFC 894 asks for a 46-byte minimum payload on
   the wire, but the NIC pads short frames and a TAP device takes them as they
   are. Received padding stays in the payload; IPv4 cuts it by total length.
@@ -32,6 +33,7 @@ BROADCAST = b"\xff" * 6
 
 HEADER_LENGTH = 14
 
+# RFC 894 "Frame Format": destination address, source address, type.
 _HEADER = struct.Struct("!6s6sH")
 _HEX_DIGITS = frozenset(string.hexdigits)
 

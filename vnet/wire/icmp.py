@@ -93,8 +93,8 @@ def parse(data: bytes) -> IcmpMessage:
     """Decode a message; data is the whole IPv4 payload."""
     if len(data) < HEADER_LENGTH:
         raise MalformedFrame("icmp", f"{len(data)} bytes, header needs 8")
-    # RFC 792: the checksum covers the whole message. RFC 1122 3.2.2 does
-    # not say to drop a bad one explicitly, but every stack does.
+    # RFC 792: the checksum covers the whole message, type byte to the end of
+    # the data; a message that fails it is dropped, as every stack does.
     if internet_checksum(data) != 0:
         raise MalformedFrame("icmp", "bad checksum")
     message_type, code, _checksum, rest = _HEADER.unpack_from(data)
