@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import icmp, memory
+from bench import icmp, memory, tcp
 
 BENCHMARKS = [
     ("ICMP echo through the engine", icmp.run),
     ("What address ranges cost", memory.run),
+    ("TCP through the virtual stack", tcp.run),
 ]
 
 
