@@ -228,6 +228,18 @@ def test_zero_window_probes_back_off_while_the_peer_answers() -> None:
     assert sum(len(s.payload) for s in rest) == 2999
 
 
+def test_an_opened_window_gets_a_fresh_rto() -> None:
+    peer, connection, clock = established()
+    peer.send(window=0)
+    connection.send(b"p" * 3000, clock.now)
+    probe_times(peer, connection, 6, answer=True)  # the persist timer at 12.8 s
+    last_probe = peer.received[-1]
+    # A window update that takes nothing new: only the window changes.
+    sent = peer.send(ack=last_probe.seq, window=65535 >> 7)
+    assert sum(len(s.payload) for s in sent) == 2999
+    assert connection.deadline == pytest.approx(clock.now + 0.2)
+
+
 def test_unanswered_probes_give_up() -> None:
     peer, connection, clock = established()
     peer.send(window=0)

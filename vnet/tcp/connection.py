@@ -246,7 +246,7 @@ class Connection:
         self._start_timers(now)
 
         self._transition("syn", now)
-        self._send_syn_ack(now)
+        self._send_syn_ack(now, (window, options))
 
     def _negotiate(self, syn: TcpSegment, answer: tuple[TcpOption, ...]) -> None:
         """Options in force: those both the SYN and our SYN-ACK carry."""
@@ -254,9 +254,8 @@ class Connection:
         peer_tsval = _tsval(syn)
         self._ts_ok = peer_tsval is not None and _tsval(ours) is not None
         self._ts_recent = peer_tsval or 0
-        self._sack_ok = syn.has_option(SACK_PERMITTED) and ours.has_option(
-            SACK_PERMITTED
-        )
+        both = {o.kind for o in syn.options} & {o.kind for o in answer}
+        self._sack_ok = SACK_PERMITTED in both
 
         # RFC 7323 section 2.3: scaling only if both sides sent the option,
         # and never a shift above 14.
@@ -611,8 +610,7 @@ class Connection:
         tsval = _tsval(segment) if self._ts_ok else None
         stale = tsval is not None and (tsval - self._ts_recent) & MASK >= HALF
         if stale and not flags & RST:
-            # RFC 7323 section 5.3 (PAWS): an old duplicate.
-            self._ack_at = now
+            self._answer(now, "PAWS: old timestamp")  # RFC 7323 section 5.3
             return
 
         # First check, sequence number (RFC 9293 3.10.7.4). SYN and FIN each
@@ -620,7 +618,7 @@ class Connection:
         length = len(segment.payload) + ((flags & SYN) >> 1) + (flags & FIN)
         if not _acceptable(seq, length, nxt, self._rcv_adv - nxt):
             if not flags & RST:
-                self._ack_at = now
+                self._answer(now, "outside the window")
             return
 
         # Second check, RST; RFC 5961 section 3.2 answers an inexact one
@@ -629,7 +627,7 @@ class Connection:
             if seq == nxt:
                 self._close("reset", now)
             else:
-                self._ack_at = now
+                self._answer(now, "challenge ACK for an inexact RST")
             return
 
         # Fourth check, SYN: RFC 5961 section 4.2 in synchronized states; a
@@ -638,7 +636,7 @@ class Connection:
             if self._state is SYN_RECEIVED:
                 self._close("reset", now)
             else:
-                self._ack_at = now
+                self._answer(now, "challenge ACK for a SYN")
             return
 
         # Fifth check, ACK.
@@ -654,6 +652,11 @@ class Connection:
         # Seventh and eighth: the text and the FIN.
         if self._state in _RECEIVING and (segment.payload or flags & FIN):
             self._process_text(segment, seq, now)
+
+    def _answer(self, now: float, why: str) -> None:
+        """Drop the segment, answering it with an ACK of where we are."""
+        log.debug("%s drop segment: %s", self, why)
+        self._ack_at = now
 
     def _receive_in_time_wait(self, segment: TcpSegment, now: float) -> None:
         """RFC 9293: only a retransmitted FIN is expected; ACK it, restart."""
@@ -687,7 +690,7 @@ class Connection:
 
         # Acknowledges what was never sent, or far too old (RFC 5961 5.2).
         if ack > self._snd_max or ack < una - self._max_snd_wnd:
-            self._ack_at = now
+            self._answer(now, "unacceptable ACK")
             return False
 
         window = segment.window << self._snd_wscale
@@ -707,16 +710,26 @@ class Connection:
         # Take the window only from a segment newer than the last one used.
         wl1 = self._snd_wl1
         if wl1 < seq or (wl1 == seq and self._snd_wl2 <= ack):
-            self._snd_wnd = window
-            self._snd_wl1 = seq
-            self._snd_wl2 = ack
-            if window > self._max_snd_wnd:
-                self._max_snd_wnd = window
-            elif window == 0:
-                # The peer answers our probes: RFC 1122 4.2.2.17 says to keep
-                # probing as long as it does.
-                self._retries = 0
+            self._update_window(window, seq, ack)
         return True
+
+    def _update_window(self, window: int, seq: int, ack: int) -> None:
+        was_shut = self._snd_wnd == 0
+        self._snd_wnd = window
+        self._snd_wl1 = seq
+        self._snd_wl2 = ack
+        if window > self._max_snd_wnd:
+            self._max_snd_wnd = window
+        if window == 0:
+            # The peer answers our probes: RFC 1122 4.2.2.17 says to keep
+            # probing as long as it does.
+            self._retries = 0
+        elif was_shut:
+            # Probing is over: what is sent now gets a fresh RTO, not the
+            # persist timer's backed-off one.
+            self._timer_at = None
+            self._rto = self._computed_rto()
+            self._retries = 0
 
     def _establish(self, segment: TcpSegment, seq: int, ack: int, now: float) -> None:
         self._syn = None
@@ -811,8 +824,7 @@ class Connection:
         reassembly = self._reassembly
         assert reassembly is not None
         count = len(reassembly)
-        nxt = self._rcv_nxt
-        end, taken = reassembly.pop_from(nxt)
+        _, taken = reassembly.pop_from(self._rcv_nxt)
         for block in taken:
             self._deliver(block)
         if not reassembly:
@@ -1071,10 +1083,13 @@ class Connection:
     def _send_ack(self, now: float) -> None:
         self._make(self._snd_nxt, ACK, b"", now)
 
-    def _send_syn_ack(self, now: float) -> None:
+    def _send_syn_ack(
+        self, now: float, answer: tuple[int, tuple[TcpOption, ...]] | None = None
+    ) -> None:
+        """Send the SYN-ACK; a retransmission asks the personality again."""
         syn = self._syn
         assert syn is not None
-        window, options = self._personality.syn_ack(syn, now)
+        window, options = answer or self._personality.syn_ack(syn, now)
         ack = (self._irs + 1) & MASK
         segment = TcpSegment(
             self.local_port,

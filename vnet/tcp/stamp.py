@@ -100,6 +100,7 @@ class PlainPersonality:
         return self._random.getrandbits(32)
 
     def syn_ack(self, syn: TcpSegment, now: float) -> tuple[int, Options]:
+        offered = {option.kind for option in syn.options}
         echo = syn.option(TIMESTAMP)
         timestamps = isinstance(echo, tuple)
 
@@ -109,15 +110,15 @@ class PlainPersonality:
 
         options = [TcpOption(MSS, self.mss)]
         if timestamps:
-            if syn.has_option(SACK_PERMITTED):
+            if SACK_PERMITTED in offered:
                 options.append(TcpOption(SACK_PERMITTED))
             else:
                 options += (TcpOption(NOP), TcpOption(NOP))
             tsecr = cast(int, cast(tuple, echo)[0])
             options.append(TcpOption(TIMESTAMP, (self.timestamp(now), tsecr)))
-        elif syn.has_option(SACK_PERMITTED):
+        elif SACK_PERMITTED in offered:
             options += (TcpOption(NOP), TcpOption(NOP), TcpOption(SACK_PERMITTED))
-        if syn.has_option(WSCALE):
+        if WSCALE in offered:
             options += (TcpOption(NOP), TcpOption(WSCALE, self.window_scale))
         return window, tuple(options)
 
