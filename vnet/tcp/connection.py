@@ -39,7 +39,8 @@ Left out, on purpose:
   delivered inline, as RFC 6093 recommends applications expect;
 - Nagle's algorithm: `send` transmits at once, as asyncio sockets do with
   TCP_NODELAY, which it sets by default;
-- keep-alives: the idle timeout ends a silent connection instead.
+- keep-alives: the idle timeout ends a silent connection instead;
+- ECN (RFC 3168): never negotiated, so ECE and CWR are never set.
 """
 
 from __future__ import annotations
@@ -607,6 +608,8 @@ class Connection:
             return
 
         # Linux accepts a segment without the timestamp option; so do we.
+        # Limitation: PAWS has no 24-day idle rule (RFC 7323 5.5); the idle
+        # timeout ends connections long before the TSval clock can wrap.
         tsval = _tsval(segment) if self._ts_ok else None
         stale = tsval is not None and (tsval - self._ts_recent) & MASK >= HALF
         if stale and not flags & RST:
@@ -653,6 +656,8 @@ class Connection:
         if self._state in _RECEIVING and (segment.payload or flags & FIN):
             self._process_text(segment, seq, now)
 
+    # Limitation: these ACKs, RFC 5961's challenge ACKs among them, are not
+    # rate-limited (RFC 5961 section 7): each costs one ACK.
     def _answer(self, now: float, why: str) -> None:
         """Drop the segment, answering it with an ACK of where we are."""
         log.debug("%s drop segment: %s", self, why)
@@ -907,6 +912,9 @@ class Connection:
         if self._cwnd > limit:
             self._cwnd = limit
 
+    # Limitation: SACK blocks the peer sends are not read. Loss recovery is
+    # NewReno (one hole per round trip) and go-back-N after a timeout, which
+    # resends what the peer may already hold.
     def _duplicate_ack(self, now: float) -> None:
         self._dup_acks += 1
         mss = self._mss
@@ -1104,6 +1112,9 @@ class Connection:
         self._last_ack_sent = 1
         self._queue(segment)
 
+    # Limitation: after the SYN-ACK the option layout is Linux's (NOP, NOP,
+    # TS, then NOP, NOP, SACK); the personality chooses only the TSval.
+    # No D-SACK (RFC 2883) is sent for duplicate data.
     def _make(self, offset: int, flags: int, payload: bytes, now: float) -> None:
         """Queue a segment at `offset` that acknowledges all we have."""
         options: tuple[TcpOption, ...] = ()
@@ -1152,6 +1163,9 @@ class Connection:
         edges = tuple(((irs + left) & MASK, (irs + end) & MASK) for left, end in blocks)
         return (_NOP, _NOP, TcpOption(SACK, edges))
 
+    # Limitation: the receive buffer is fixed at the personality's size (no
+    # autotuning), and the SWS and ACK rules use the send MSS as an estimate
+    # of the peer's segment size.
     def _window_field(self) -> int:
         """The window to advertise, never shrinking the right edge."""
         nxt = self._rcv_nxt

@@ -26,8 +26,10 @@ retries gets in. SYN cookies were not chosen: they lose the SYN's options
 unless they are squeezed into the ISN and timestamp, and those two belong
 to the personality.
 
-Limitation: RFC 5961 challenge ACKs are not rate-limited (its section 7);
-each unacceptable RST or SYN for a live connection costs one ACK.
+The RSTs sent here for segments that match nothing have window 0 and no
+options, as RFC 9293 builds them; a personality that answers otherwise
+(nmap's T5-T7 probes) restamps them, or answers before the segment gets
+here.
 """
 
 from __future__ import annotations
