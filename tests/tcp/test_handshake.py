@@ -119,6 +119,28 @@ def test_sequence_numbers_wrap_through_zero() -> None:
     assert connection.bytes_sent == 40
 
 
+class ZeroWindowPersonality(PlainPersonality):
+    def syn_ack(self, syn, now):  # type: ignore[no-untyped-def]
+        return 0, super().syn_ack(syn, now)[1]
+
+
+def test_a_zero_window_syn_ack_is_opened_once_established() -> None:
+    clock = Clock()
+    host = make_host()
+    host.personality = ZeroWindowPersonality(seed=1)
+    peer = ScriptedPeer(host, clock)
+    [syn_ack] = peer.syn()
+    assert syn_ack.window == 0
+    [update] = peer.send()
+    assert update.flags == ACK and update.window == 131072 >> 7
+
+
+def test_a_normal_syn_ack_needs_no_update() -> None:
+    peer = ScriptedPeer(make_host(), Clock())
+    peer.syn()
+    assert peer.send() == []
+
+
 def test_repeated_syn_gets_the_syn_ack_again() -> None:
     clock = Clock()
     peer = ScriptedPeer(make_host(), clock)

@@ -753,6 +753,10 @@ class Connection:
         self._snd_wl1 = seq
         self._snd_wl2 = ack
         self._transition("ack", now)
+        if self._window_update_due():
+            # The personality's SYN-ACK offered (almost) no window: open it
+            # now rather than leave the client to probe for it.
+            self._ack_at = now
 
     def _fin_acknowledged(self, now: float) -> bool:
         """Move on once our FIN is acknowledged; True if now CLOSED."""
