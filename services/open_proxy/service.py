@@ -1,0 +1,185 @@
+"""The `open-proxy` service: its options, and what its connections share.
+
+One OpenProxy serves one binding of the topology (tcp/3128, tcp/1080...)
+for every host that has it. Its connections share the rules (which ports
+go to the relay, what other CONNECTs get), the relay and page sources, and
+the blacklist, which is shared by every binding that names the same file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from services.open_proxy.blacklist import Blacklist
+from services.open_proxy.connection import ProxyProtocol
+from services.open_proxy.maze import GeneratedPages, MazeSource
+from services.open_proxy.relay import RelayTarget, TopologyRelay
+from services.open_proxy.squid import DEFAULT_VERSION
+from vnet.service.api import ConnectionContext, Environment, Service
+
+log = logging.getLogger(__name__)
+
+PROTOCOLS = ("http", "socks4", "socks5")
+CONNECT_OTHER = ("408", "timeout", "refuse")
+BLACKLIST_ACTIONS = ("record", "refuse", "tarpit")
+
+_seconds = {"type": "number", "minimum": 0, "maximum": 86400 * 365}
+
+OPTIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "kind": {"enum": ["squid"]},
+        "version": {"type": "string", "pattern": r"^[0-9][0-9A-Za-z._-]{0,31}$"},
+        "visible_hostname": {"type": "string", "minLength": 1, "maxLength": 253},
+        "protocols": {
+            "type": "array",
+            "items": {"enum": list(PROTOCOLS)},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+        "relay": {"type": "string", "minLength": 1},
+        "relay_ports": {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": 65535},
+            "uniqueItems": True,
+        },
+        "maze": {"type": "string", "minLength": 1},
+        "connect_other": {"enum": list(CONNECT_OTHER)},
+        "answer_delay": _seconds,
+        "hold": _seconds,
+        "request_timeout": _seconds,
+        "max_request": {"type": "integer", "minimum": 1024, "maximum": 1 << 24},
+        "max_body": {"type": "integer", "minimum": 0, "maximum": 1 << 30},
+        "socks_auth": {"enum": ["prefer-password", "prefer-none"]},
+        "trap_addresses": {"type": "integer", "minimum": 0, "maximum": 100},
+        "blacklist": {
+            "type": "object",
+            "properties": {
+                "action": {"enum": list(BLACKLIST_ACTIONS)},
+                "expiry": _seconds,
+                "path": {"type": "string", "minLength": 1},
+                "tarpit": _seconds,
+            },
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options, with their defaults filled in."""
+
+    version: str = DEFAULT_VERSION
+    visible_hostname: str | None = None
+    protocols: tuple[str, ...] = PROTOCOLS
+    relay_ports: frozenset[int] = frozenset({25, 587})
+    connect_other: str = "408"
+    answer_delay: float = 0.0
+    hold: float = 120.0
+    request_timeout: float = 30.0
+    max_request: int = 64 * 1024
+    max_body: int = 1 << 20
+    prefer_password: bool = True
+    trap_addresses: int = 3
+    blacklist_action: str | None = None
+    blacklist_expiry: float = 86400.0
+    blacklist_path: str | None = None
+    tarpit: float = 600.0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> Settings:
+        blacklist = options.get("blacklist")
+        values: dict[str, Any] = {
+            key: options[key]
+            for key in (
+                "version",
+                "visible_hostname",
+                "connect_other",
+                "answer_delay",
+                "hold",
+                "request_timeout",
+                "max_request",
+                "max_body",
+                "trap_addresses",
+            )
+            if key in options
+        }
+        if "protocols" in options:
+            values["protocols"] = tuple(options["protocols"])
+        if "relay_ports" in options:
+            values["relay_ports"] = frozenset(options["relay_ports"])
+        if "socks_auth" in options:
+            values["prefer_password"] = options["socks_auth"] == "prefer-password"
+        if blacklist is not None:
+            values["blacklist_action"] = blacklist.get("action", "record")
+            values["blacklist_expiry"] = blacklist.get("expiry", 86400.0)
+            values["blacklist_path"] = blacklist.get("path")
+            values["tarpit"] = blacklist.get("tarpit", 600.0)
+        return cls(**values)
+
+
+# One list per file, shared by the bindings that name it (a proxy host has
+# three ports, each its own service instance).
+_blacklists: weakref.WeakValueDictionary[str, Blacklist] = weakref.WeakValueDictionary()
+
+
+def shared_blacklist(path: Path, expiry: float, now: float) -> Blacklist:
+    key = str(path.resolve())
+    found = _blacklists.get(key)
+    if found is None:
+        found = Blacklist(path, expiry, now)
+        _blacklists[key] = found
+    return found
+
+
+class OpenProxy(Service):
+    """A fake open HTTP and SOCKS proxy (see the package's docstring)."""
+
+    name = "open-proxy"
+    options_schema = OPTIONS_SCHEMA
+
+    def __init__(self, options: Mapping[str, Any], environment: Environment):
+        super().__init__(options, environment)
+        self.settings = Settings.from_options(options)
+        topology = environment.topology
+        self.relay: RelayTarget = TopologyRelay.from_options(
+            options.get("relay"), topology
+        )
+        self.pages: MazeSource = find_maze(
+            options.get("maze"), environment, self.settings
+        )
+        self.blacklist = self._blacklist(environment)
+
+    def _blacklist(self, environment: Environment) -> Blacklist | None:
+        settings = self.settings
+        if settings.blacklist_action is None:
+            return None
+        path = Path(
+            settings.blacklist_path
+            or Path(environment.state_dir) / "open-proxy" / "blacklist.jsonl"
+        )
+        return shared_blacklist(path, settings.blacklist_expiry, environment.clock())
+
+    def protocol(self, context: ConnectionContext) -> asyncio.Protocol:
+        return ProxyProtocol(self, context)
+
+    def close(self) -> None:
+        if self.blacklist is not None:
+            self.blacklist.close()
+
+
+def find_maze(
+    host: str | None, environment: Environment, settings: Settings
+) -> MazeSource:
+    """The web maze's page source when there is one, else generated pages."""
+    topology = environment.topology
+    domains = tuple(getattr(topology, "trap_domains", ()) or ())
+    return GeneratedPages(domains, settings.trap_addresses)
