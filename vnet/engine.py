@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 import time
+import weakref
 from collections import Counter
 from typing import Any
 
@@ -79,7 +80,9 @@ class Engine:
         self.environment.open_connection = self.open_connection
         self.services = ServiceTable(topology, self.environment)
         self.syn_budget = SynBudget(SYN_BUDGET)
-        self.servers: dict[int, HostServer] = {}
+        # Held weakly: a host the network lets go takes its server with it.
+        self.servers: weakref.WeakValueDictionary[int, HostServer]
+        self.servers = weakref.WeakValueDictionary()
 
     # --- hosts -------------------------------------------------------------
 
@@ -250,7 +253,7 @@ class Engine:
         if self._loop is not None:
             self._loop.remove_reader(self.link.fileno())
             now = self._loop.time()
-            for server in self.servers.values():
+            for server in list(self.servers.values()):
                 server.close_all(now)
         self.services.close()
         if self.pcap is not None:
@@ -272,7 +275,9 @@ class Engine:
             "frames_dropped": self.frames_dropped,
             "malformed": sum(self.malformed.values()),
             "malformed_reasons": dict(self.malformed.most_common(20)),
-            "connections": sum(len(server.tcp) for server in self.servers.values()),
+            "connections": sum(
+                len(server.tcp) for server in list(self.servers.values())
+            ),
             "events": sum(getattr(self.events, "counts", {}).values()),
             "seconds": round(time.time() - self.started, 3),
         }
