@@ -237,3 +237,36 @@ def serve(
         asyncio.run(run_until_signal())
     except OSError as error:
         fail(f"--listen {listen}: {error.strerror}")
+
+
+@main.group()
+def selftest() -> None:
+    """Check vnet against real tools, in a namespace of its own."""
+
+
+@selftest.command("nmap")
+@click.argument("names", nargs=-1)
+@click.option("--sample", "sample_size", type=int, help="Random fingerprints.")
+@click.option("--seed", default=1, show_default=True, help="Seed of the sample.")
+@click.option("--db", "db_path", default=None, help="nmap-os-db to read.")
+def selftest_nmap(
+    names: tuple[str, ...], sample_size: int | None, seed: int, db_path: str | None
+) -> None:
+    """Does `nmap -O` name each emulated fingerprint exactly?"""
+    from vnet import selftest as checks
+    from vnet.personality import database as osdb
+    from vnet.personality.errors import PersonalityError
+
+    if bool(names) == bool(sample_size):
+        fail("selftest nmap: give fingerprint NAMES, or --sample N, not both")
+    try:
+        database = osdb.load(db_path) if db_path else osdb.load()
+        if sample_size:
+            chosen = checks.sample(database, sample_size, seed)
+        else:
+            chosen = [database.lookup(name) for name in names]
+    except (PersonalityError, ValueError) as error:
+        fail(str(error))
+    checks.main_progress(f"{len(chosen)} fingerprints")
+    verdicts = checks.selftest(database, chosen, checks.main_progress)
+    click.echo(checks.table(verdicts))
