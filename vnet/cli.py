@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -23,11 +24,13 @@ from vnet.link import LinkError
 from vnet.link.faults import FaultSpecError, parse_faults
 from vnet.link.kernel import configure_tap, covering_networks
 from vnet.link.pcap import PcapWriter
-from vnet.privileges import PrivilegeError, drop_privileges
+from vnet.privileges import PrivilegeError, drop_privileges, hand_over
+from vnet.service.api import Environment, ServiceError
 
 log = logging.getLogger("vnet")
 
 USAGE_ERROR = 2
+EVENTS_FILE = "events.jsonl"
 
 
 def fail(message: str) -> None:
@@ -87,7 +90,9 @@ def schema() -> None:
 @click.option(
     "--no-configure", is_flag=True, help="Leave the kernel side of the TAP alone."
 )
-@click.option("--events", "events_path", help="Write the JSON-lines record here.")
+@click.option(
+    "--events", "events_path", help="The JSON-lines record [STATE_DIR/events.jsonl]."
+)
 @click.option("--pcap", "pcap_path", help="Capture every frame in and out here.")
 @click.option("--user", default="nobody", show_default=True, help="Run as this user.")
 @click.option("--seed", default=0, show_default=True, help="Seed for MACs and more.")
@@ -95,6 +100,12 @@ def schema() -> None:
     "--faults",
     "faults_text",
     help="Test aid: disturb incoming frames, e.g. loss=5%,reorder=10%,delay=20ms.",
+)
+@click.option(
+    "--state-dir",
+    default="var",
+    show_default=True,
+    help="Where services keep state (mail, secrets); events.jsonl by default.",
 )
 def run(
     topology: str,
@@ -106,6 +117,7 @@ def run(
     user: str,
     seed: int,
     faults_text: str | None,
+    state_dir: str,
 ) -> None:
     """Serve TOPOLOGY until SIGINT or SIGTERM."""
     model = load_topology(topology)
@@ -113,14 +125,24 @@ def run(
         faults = parse_faults(faults_text) if faults_text else None
     except FaultSpecError as error:
         fail(f"--faults: {error}")
+    # Everything that needs root, and every file, is opened before the drop:
+    # the device, the records, and what the services keep under state_dir.
     try:
+        os.makedirs(state_dir, exist_ok=True)
         link = open_link(model, tap, interface, no_configure)
-        events = EventLog.open(events_path) if events_path else NullSink()
+        events = EventLog.open(events_path or os.path.join(state_dir, EVENTS_FILE))
         pcap = PcapWriter.open(pcap_path) if pcap_path else None
+        environment = Environment(events=events, state_dir=state_dir)
+        engine = Engine(
+            model, link, events, pcap, seed=seed, faults=faults,
+            environment=environment,
+        )  # fmt: skip
+        hand_over(state_dir, user)
         drop_privileges(user)
     except (LinkError, PrivilegeError, OSError) as error:
         fail(str(error))
-    engine = Engine(model, link, events, pcap, seed=seed, faults=faults)
+    except ServiceError as error:
+        fail(f"{topology}: {error}")
     asyncio.run(serve_engine(engine))
     summary = engine.summary()
     events.emit("vnet.stopped", **summary)

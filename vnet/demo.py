@@ -18,7 +18,9 @@ from pathlib import Path
 from vnet.netns import Namespace, VnetProcess
 
 TOPOLOGY = Path("topologies/honeyspam.yaml")
-WORKDIR = Path("var/demo")
+# The demo keeps its records where `vnet run` keeps them by default, so that
+# `vnet trace address` and `vnet report` find them with no arguments.
+WORKDIR = Path("var")
 DMZ = "198.51.100.10-31"
 PORTS = "22,25,80,110,443,1080,3128,8080"
 
@@ -71,7 +73,8 @@ def main() -> int:
     started = time.monotonic()
     step(f"starting {TOPOLOGY} in a network namespace")
     namespace = Namespace.create("vnet-demo")
-    process = VnetProcess(namespace, TOPOLOGY.resolve(), WORKDIR.resolve())
+    workdir = WORKDIR.resolve()
+    process = VnetProcess(namespace, TOPOLOGY.resolve(), workdir, state_dir=workdir)
     try:
         print(f"    {process.wait_ready().strip()}")
         tour(namespace)

@@ -77,6 +77,7 @@ class VnetProcess:
         tap: str = "vnet0",
         arguments: tuple[str, ...] = (),
         prefix: tuple[str, ...] = (),
+        state_dir: Path | None = None,
     ) -> None:
         self.namespace = namespace
         self.tap = tap
@@ -85,7 +86,8 @@ class VnetProcess:
         self._stderr = open(self.stderr_path, "w")  # noqa: SIM115
         command = [
             *prefix, sys.executable, "-m", "vnet", "run", str(topology),
-            "--tap", tap, "--events", str(self.events_path), *arguments,
+            "--tap", tap, "--events", str(self.events_path),
+            "--state-dir", str(state_dir or workdir / "var"), *arguments,
         ]  # fmt: skip
         self.process = namespace.popen(
             *command, stdout=subprocess.PIPE, stderr=self._stderr, text=True
