@@ -59,6 +59,8 @@ class Blacklist:
         self.period = period
         self.capacity = capacity
         self._entries: dict[str, Entry] = {}
+        # The expiry last written for each source, to write renewals rarely.
+        self._written: dict[str, float] = {}
         self._stream: TextIO | None = None
         if path is not None:
             self._load(path, now)
@@ -73,6 +75,7 @@ class Blacklist:
             return False
         if entry.expires <= now:
             del self._entries[source]
+            self._written.pop(source, None)
             return False
         return True
 
@@ -85,8 +88,10 @@ class Blacklist:
         old = self._entries.get(source)
         entry = Entry(now if old is None else old.listed, now + self.period, reason)
         self._entries[source] = entry
-        if old is None or entry.expires - old.expires > self.period / 10:
+        written = self._written.get(source, 0.0)
+        if old is None or entry.expires - written > self.period / 10:
             self._write(source, entry)
+            self._written[source] = entry.expires
         if len(self._entries) > self.capacity:
             self._evict(now)
         return new
@@ -118,8 +123,10 @@ class Blacklist:
                 source, entry = parsed
                 if entry.expires > now:
                     self._entries[source] = entry
+                    self._written[source] = entry.expires
                 else:
                     self._entries.pop(source, None)
+                    self._written.pop(source, None)
         if len(self._entries) > self.capacity:
             self._evict(now)
 
@@ -148,6 +155,7 @@ class Blacklist:
             for source, _ in heapq.nsmallest(excess, live.items(), key=_by_expiry):
                 del live[source]
         self._entries = live
+        self._written = {s: e for s, e in self._written.items() if s in live}
 
 
 def _by_expiry(item: tuple[str, Entry]) -> float:

@@ -99,6 +99,8 @@ class ProxyProtocol(asyncio.Protocol):
         self.start_timer(self.settings.request_timeout, self.request_timeout)
 
     def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
         self.received += len(data)
         if len(self.sample) < SAMPLE:
             self.sample += data[: SAMPLE - len(self.sample)]
@@ -111,6 +113,8 @@ class ProxyProtocol(asyncio.Protocol):
         self.session.data_received(data)
 
     def eof_received(self) -> bool:
+        if self.closing:
+            return False
         if self.session is None:
             self.fail("unknown", "idle", "closed before sending anything")
             return False

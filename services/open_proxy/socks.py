@@ -357,6 +357,11 @@ def parse_socks5_request(
     if command is None:
         raise ProxyProtocolError("socks-command", f"{code}")
     (port,) = struct.unpack_from("!H", buffer, end)
+    if command == "udp-associate" and address_type != 3:
+        # RFC 1928 section 7: a client that does not know the address it
+        # will send from gives zeros; there is no next hop to check.
+        kind = "ipv4" if address_type == 1 else "ipv6"
+        return command, NextHop(host, port, kind), end + 2
     return command, next_hop(host, port), end + 2
 
 

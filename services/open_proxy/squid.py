@@ -42,6 +42,7 @@ class ErrorPage:
     reason: str
     summary: str
     explanation: str
+    errno: int = 0
 
 
 ERRORS = {
@@ -83,8 +84,9 @@ ERRORS = {
         503,
         "Service Unavailable",
         "Connection to the remote host failed.",
-        "The remote host or network may be down, or refused the "
-        "connection. Please try the request again later.",
+        "The system returned: (111) Connection refused. The remote host "
+        "or network may be down; please try the request again later.",
+        errno=111,
     ),
     "ERR_READ_TIMEOUT": ErrorPage(
         408,
@@ -92,6 +94,7 @@ ERRORS = {
         "Read Timeout",
         "The system returned: (110) Connection timed out. No answer came "
         "from the remote host in time; it or the network may be down.",
+        errno=110,
     ),
 }
 
@@ -141,14 +144,13 @@ class Squid:
         page = ERRORS[name]
         date = formatdate(now, usegmt=True)
         body = self._page(name, page, url, date, detail).encode()
-        errno = "110" if name == "ERR_READ_TIMEOUT" else "0"
         headers = [
             ("Server", self.server),
             ("Mime-Version", "1.0"),
             ("Date", date),
             ("Content-Type", "text/html;charset=utf-8"),
             ("Content-Length", str(len(body))),
-            ("X-Squid-Error", f"{name} {errno}"),
+            ("X-Squid-Error", f"{name} {page.errno}"),
             ("Vary", "Accept-Language"),
             ("Content-Language", "en"),
             ("X-Cache", f"MISS from {self.hostname}"),
