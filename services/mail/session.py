@@ -212,7 +212,7 @@ class SendmailSession(SMTP):
             auth_exclude_mechanism=[
                 m for m in builtin if m not in setup.auth_mechanisms
             ],
-            authenticator=self._authenticate,
+            authenticator=self._credentials,
             loop=asyncio.get_running_loop(),
         )
 
@@ -633,11 +633,9 @@ class SendmailSession(SMTP):
         if not isinstance(answer, bytes):
             return AuthResult(success=False, handled=True)
         login, _, digest = answer.partition(b" ")
-        return self._authenticate(
-            self, self.session, self.envelope, "CRAM-MD5", LoginPassword(login, digest)
-        )
+        return self._authenticate("CRAM-MD5", LoginPassword(login, digest))
 
-    def _authenticate(self, server, session, envelope, mechanism, data) -> AuthResult:
+    def _credentials(self, server, session, envelope, mechanism, data) -> AuthResult:
         # Credentials go to the record, never to the diagnostics log.
         self.setup.events.emit(
             "smtp.auth",
