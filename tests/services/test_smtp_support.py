@@ -139,7 +139,7 @@ class Client:
         try:
             while await asyncio.wait_for(self.reader.read(65536), timeout):
                 pass
-        except (ConnectionError, asyncio.TimeoutError):
+        except (TimeoutError, ConnectionError):
             return False
         finally:
             await self.close()
@@ -185,7 +185,7 @@ async def peer_server() -> AsyncIterator[tuple[int, Collector]]:
 def messages_in(maildir: Path) -> list[bytes]:
     """Every message of a Maildir, as bytes, read by the stdlib."""
     box = mailbox.Maildir(str(maildir), factory=None, create=False)
-    return [box.get_bytes(key) for key in box.keys()]
+    return [box.get_bytes(key) for key in box.iterkeys()]
 
 
 @contextlib.contextmanager
