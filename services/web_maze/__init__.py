@@ -10,7 +10,9 @@ Modules, in the order a request meets them:
 - `connection`: one HTTP connection (h11 for parsing), Apache's limits,
   timeouts and keep-alive, the slow drip;
 - `maze`: the sans-IO core, from request and visitor to reply; also what
-  the open proxy calls (`maze_for(environment).page(host, path, ...)`);
+  the open proxy calls: `maze_for(environment).page(host, path, visitor,
+  events, now)`, or `proxy_pages(environment).page(request)` with the
+  proxy's own PageRequest;
 - `robots`, `pages` and `words` (with `markov`): robots.txt, the page
   generator and its vocabulary;
 - `traps`: the trap-address codec, `decode(address, secret)`, and the
@@ -20,7 +22,7 @@ Modules, in the order a request meets them:
 """
 
 from services.web_maze.maze import Maze, Reply, Visitor
-from services.web_maze.service import WebMaze, maze_for
+from services.web_maze.service import WebMaze, maze_for, proxy_pages
 from services.web_maze.traps import Visit, decode
 
 SERVICE = WebMaze
@@ -34,4 +36,5 @@ __all__ = [
     "WebMaze",
     "decode",
     "maze_for",
+    "proxy_pages",
 ]

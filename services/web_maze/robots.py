@@ -32,7 +32,7 @@ DEFAULT_RULES: tuple[Mapping[str, Sequence[str]], ...] = (
 
 @dataclass(frozen=True)
 class Group:
-    """The rules for a set of user-agent tokens (lower case)."""
+    """The rules for a set of user-agent tokens, as the operator wrote them."""
 
     agents: tuple[str, ...]
     allow: tuple[str, ...]
@@ -45,7 +45,7 @@ class Robots:
     def __init__(self, rules: Sequence[Mapping[str, Sequence[str]]] = DEFAULT_RULES):
         self.groups = tuple(
             Group(
-                agents=tuple(agent.lower() for agent in rule["agents"]),
+                agents=tuple(rule["agents"]),
                 allow=tuple(rule.get("allow", ())),
                 disallow=tuple(rule.get("disallow", ())),
             )
@@ -68,7 +68,7 @@ class Robots:
         fallback = None
         for group in self.groups:
             if product and any(
-                agent != "*" and agent in product for agent in group.agents
+                agent != "*" and agent.lower() in product for agent in group.agents
             ):
                 return group
             if "*" in group.agents and fallback is None:
