@@ -58,9 +58,10 @@ class InputScanner:
         found = []
         fresh_from = len(self._tail)
         for match in _LONE_DOT.finditer(window):
-            # A match ending at the window's edge may still grow (CR, then
-            # LF in the next chunk); it is seen again with the next chunk.
-            if match.end() <= fresh_from or match.end() >= len(window):
+            # A match that ends before the fresh bytes was reported with the
+            # last chunk. One ending at the window's edge may still grow (CR,
+            # then LF in the next chunk): it is reported with the next one.
+            if match.end() < fresh_from or match.end() >= len(window):
                 continue
             if match.group(1) == _CRLF and match.group(2) == _CRLF:
                 continue
