@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from vnet.tcp import Connection, TcpConfig
+from vnet.wire.tcp import NOP, SACK, TIMESTAMP, TcpOption
 
 from .harness import Clock, ScriptedPeer, bare_syn_options, make_host, relative
 
@@ -126,27 +127,96 @@ def test_congestion_avoidance_grows_one_segment_per_round() -> None:
 
 def test_three_duplicate_acks_retransmit_and_halve() -> None:
     peer, connection, clock = established()
-    connection.send(b"f" * 20 * MSS, clock.now)
+    connection.send(b"f" * 30 * MSS, clock.now)
     first = peer.collect()
     assert len(first) == 10
     clock.advance(0.1)
-    # Segment 1 is lost: segments 2..10 draw duplicate ACKs for offset 1.
-    assert ack(peer, 1) == [] and ack(peer, 1) == []
+    # Segment 1 is lost: the ones after it draw duplicate ACKs. The first
+    # two each let one new segment out (RFC 3042, limited transmit).
+    [new_1] = ack(peer, 1)
+    [new_2] = ack(peer, 1)
+    assert [relative(new_1, peer), relative(new_2, peer)] == [
+        1 + 10 * MSS,
+        1 + 11 * MSS,
+    ]
     [retransmit] = ack(peer, 1)
     assert relative(retransmit, peer) == 1 and len(retransmit.payload) == MSS
     assert connection.retransmits == 1
-    # ssthresh = flight / 2 = 5 MSS; cwnd = ssthresh + 3 MSS, inflated by
-    # one MSS per further duplicate: six more duplicates send new data.
+    # ssthresh = flight / 2 = 6 MSS; cwnd = ssthresh + 3 MSS = 9, inflated
+    # by one MSS per further duplicate: past the 12 in flight, new data.
+    assert connection._ssthresh == 6 * MSS and connection._cwnd == 9 * MSS
     news = []
     for _ in range(6):
         news += ack(peer, 1)
-    assert [relative(s, peer) for s in news] == [1 + k * MSS for k in range(10, 14)]
-    # The retransmission repaired the hole: a full ACK ends recovery with
-    # cwnd = min(ssthresh, flight + MSS) (RFC 6582 3.2 step 3).
-    ack(peer, 1 + 12 * MSS)
+    assert [relative(s, peer) for s in news] == [1 + k * MSS for k in (12, 13, 14)]
+    # The retransmission repaired the hole: a full ACK ends recovery, and
+    # cwnd drops to ssthresh (RFC 6582 3.2 step 3, option 2).
+    more = ack(peer, 1 + 15 * MSS)
     assert connection._recover is None
-    assert connection._ssthresh == 5 * MSS
-    assert connection._cwnd == 3 * MSS  # two segments still in flight
+    assert connection._cwnd == 6 * MSS
+    assert len(more) == 6
+
+
+def test_sacks_count_as_duplicates_even_when_the_window_moves() -> None:
+    clock = Clock(0.0)
+    peer = ScriptedPeer(make_host(), clock)  # a Linux SYN: SACK and TS
+    connection = peer.handshake()
+    connection.send(b"w" * 20 * connection.mss, clock.now)
+    flight = peer.collect()
+    mss = connection.mss
+
+    def sack(count: int, window: int) -> list:
+        edges = ((flight[1].seq, (flight[1].seq + count * mss) & MASK),)
+        options = (
+            TcpOption(NOP),
+            TcpOption(NOP),
+            TcpOption(TIMESTAMP, (peer.tsval(), peer.ts_recent)),
+            TcpOption(NOP),
+            TcpOption(NOP),
+            TcpOption(SACK, edges),
+        )
+        return peer.send(ack=flight[0].seq, window=window, options=options)
+
+    # Linux's window shrinks as its out-of-order queue fills: RFC 5681's
+    # rule would not count these, RFC 6675's does.
+    sack(1, 500)
+    sack(2, 499)
+    [retransmit, *_] = sack(3, 498)
+    assert retransmit.seq == flight[0].seq
+    assert connection._recover is not None
+
+
+def test_sack_holes_go_again_one_per_ack_in_recovery() -> None:
+    clock = Clock(0.0)
+    peer = ScriptedPeer(make_host(), clock)
+    connection = peer.handshake()
+    connection.send(b"h" * 10 * connection.mss, clock.now)
+    flight = peer.collect()
+    assert len(flight) == 10
+
+    def sack(*blocks: tuple[int, int]) -> list:
+        edges = tuple(
+            (flight[a].seq, (flight[b].seq + len(flight[b].payload)) & MASK)
+            for a, b in blocks
+        )
+        options = (
+            TcpOption(NOP),
+            TcpOption(NOP),
+            TcpOption(TIMESTAMP, (peer.tsval(), peer.ts_recent)),
+            TcpOption(NOP),
+            TcpOption(NOP),
+            TcpOption(SACK, edges),
+        )
+        return peer.send(ack=flight[0].seq, options=options)
+
+    # Segments 0, 3 and 6 are lost; the rest arrive and are SACKed.
+    sack((1, 2))
+    sack((4, 5), (1, 2))
+    resent = sack((7, 9), (4, 5), (1, 2))
+    resent += sack((7, 9), (4, 5), (1, 2))
+    resent += sack((7, 9), (4, 5), (1, 2))
+    starts = [s.seq for s in resent if s.seq in {f.seq for f in flight}]
+    assert starts == [flight[0].seq, flight[3].seq, flight[6].seq]
 
 
 def test_newreno_partial_ack_retransmits_the_next_hole() -> None:

@@ -51,6 +51,7 @@ from typing import cast
 
 from vnet.tcp.config import DEFAULT_CONFIG, TcpConfig
 from vnet.tcp.reassembly import Reassembly
+from vnet.tcp.scoreboard import Scoreboard
 from vnet.tcp.stamp import DEFAULT_MSS, TcpPersonality
 from vnet.wire.ipv4 import addr_to_str
 from vnet.wire.tcp import (
@@ -174,6 +175,8 @@ class Connection:
         "_ssthresh",
         "_dup_acks",
         "_recover",
+        "_sacked",
+        "_rexmit_next",
         "_srtt",
         "_rttvar",
         "_rto",
@@ -290,6 +293,8 @@ class Connection:
         self._ssthresh = _UNBOUNDED
         self._dup_acks = 0
         self._recover: int | None = None
+        self._sacked: Scoreboard | None = None
+        self._rexmit_next = 0
 
     def _start_receive_side(self, syn: TcpSegment, window: int) -> None:
         self._rcv_nxt = 1
@@ -699,17 +704,18 @@ class Connection:
             return False
 
         window = segment.window << self._snd_wscale
+        fresh_sack = self._sack_ok and self._note_sack(segment, una)
         if ack > una:
             self._acknowledged(ack, now)
         elif (
             ack == una
             and self._snd_max > una
-            and window
-            and window == self._snd_wnd
             and not segment.payload
             and not segment.flags & FIN
+            and (fresh_sack or (window and window == self._snd_wnd))
         ):
-            # RFC 5681 section 2's duplicate ACK, all five conditions.
+            # RFC 5681 section 2's duplicate ACK; with SACK, RFC 6675's,
+            # which does not ask for an unchanged window.
             self._duplicate_ack(now)
 
         # Take the window only from a segment newer than the last one used.
@@ -735,6 +741,25 @@ class Connection:
             self._timer_at = None
             self._rto = self._computed_rto()
             self._retries = 0
+
+    def _note_sack(self, segment: TcpSegment, una: int) -> bool:
+        """Add the segment's SACK blocks; True if they report new bytes."""
+        blocks = segment.option(SACK)
+        if type(blocks) is not tuple:
+            return False
+        iss, high = self._iss, self._snd_max
+        fresh = False
+        for edges in cast(tuple[tuple[int, int], ...], blocks):
+            left = una + ((edges[0] - iss - una + HALF) & MASK) - HALF
+            right = una + ((edges[1] - iss - una + HALF) & MASK) - HALF
+            # D-SACK blocks (RFC 2883) lie below SND.UNA: they are ignored,
+            # as is anything beyond what was sent.
+            if una < left < right <= high:
+                board = self._sacked
+                if board is None:
+                    board = self._sacked = Scoreboard()
+                fresh = board.add(left, right) or fresh
+        return fresh
 
     def _establish(self, segment: TcpSegment, seq: int, ack: int, now: float) -> None:
         self._syn = None
@@ -863,6 +888,11 @@ class Connection:
         if self._snd_nxt < ack:
             self._snd_nxt = ack
         self._drop_acknowledged(ack)
+        board = self._sacked
+        if board is not None:
+            board.prune(ack)
+            if not board:
+                self._sacked = None
 
         # Karn's algorithm (RFC 6298 section 3): time only what went once.
         if self._rtt_seq is not None and ack >= self._rtt_seq:
@@ -894,12 +924,18 @@ class Connection:
         if self._recover is not None:
             if ack >= self._recover:
                 # RFC 6582 3.2 step 3: a full acknowledgment ends recovery.
-                flight = self._snd_max - ack
-                self._cwnd = max(min(self._ssthresh, flight + mss), mss)
+                # Its option (2), cwnd = ssthresh, as Linux ends it: option
+                # (1) leaves one segment when nothing is in flight, and the
+                # loss of that one segment could only end in a timeout.
+                self._cwnd = self._ssthresh
                 self._recover = None
             else:
-                # A partial acknowledgment: the next segment was lost too.
-                self._retransmit_first(now)
+                # A partial acknowledgment: the next segment was lost too,
+                # unless it went again already on the strength of SACKs.
+                if ack >= self._rexmit_next:
+                    self._retransmit_first(now)
+                else:
+                    self._retransmit_hole(now)
                 self._cwnd = max(self._cwnd - acked + mss, mss)
             return
         if self._cwnd < self._ssthresh:
@@ -916,14 +952,15 @@ class Connection:
         if self._cwnd > limit:
             self._cwnd = limit
 
-    # Limitation: SACK blocks the peer sends are not read. Loss recovery is
-    # NewReno (one hole per round trip) and go-back-N after a timeout, which
-    # resends what the peer may already hold.
+    # Limitation: SACK blocks serve only to count duplicates and pick holes
+    # (see scoreboard.py); there is no RFC 6675 pipe estimate, no RACK or
+    # tail-loss probe, and a timeout goes back to SND.UNA and resends all.
     def _duplicate_ack(self, now: float) -> None:
         self._dup_acks += 1
         mss = self._mss
         if self._recover is not None:
             self._cwnd += mss  # RFC 5681 3.2 step 4: inflate
+            self._retransmit_hole(now)
         elif self._dup_acks == 3:
             # RFC 5681 3.2 steps 2-3: fast retransmit, then NewReno recovery
             # until everything sent so far is acknowledged (RFC 6582).
@@ -1004,6 +1041,9 @@ class Connection:
         self._cwnd_acked = 0
         self._recover = None
         self._dup_acks = 0
+        # The peer may renege on what it SACKed (RFC 2018 section 8): after
+        # a timeout everything unacknowledged goes again.
+        self._sacked = None
         self._snd_nxt = self._snd_una
         self._transmit(now)
 
@@ -1038,7 +1078,12 @@ class Connection:
             return
 
         una = self._snd_una
-        limit = una + min(self._snd_wnd, self._cwnd)
+        cwnd = self._cwnd
+        if 0 < self._dup_acks < 3:
+            # RFC 3042, limited transmit: a new segment for each of the first
+            # two duplicate ACKs, so a small window still draws three.
+            cwnd += self._dup_acks * self._mss
+        limit = una + min(self._snd_wnd, cwnd)
         mss = self._mss - self._sack_room()
         while nxt < end:
             size = data_end - nxt
@@ -1077,6 +1122,22 @@ class Connection:
             self._send_data(una, size, with_fin, now)
             self.retransmits += 1
             self._rtt_seq = None
+            self._rexmit_next = una + size + with_fin
+
+    def _retransmit_hole(self, now: float) -> None:
+        """In recovery, resend the next hole the SACKs reveal (RFC 6675)."""
+        board = self._sacked
+        if board is None:
+            return
+        hole = board.next_hole(max(self._rexmit_next, self._snd_una))
+        if hole is None:
+            return
+        start, end = hole
+        size = min(self._mss - self._sack_room(), end - start)
+        self._send_data(start, size, False, now)
+        self.retransmits += 1
+        self._rtt_seq = None
+        self._rexmit_next = start + size
 
     def _send_data(self, offset: int, size: int, fin: bool, now: float) -> None:
         flags = ACK
