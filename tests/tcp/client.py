@@ -4,8 +4,9 @@ It shares no code with the server side, so a mistake there is not mirrored
 here: sequence numbers stay 32-bit and are compared modulo 2**32, the sender
 is go-back-N with a fixed window and a doubling RTO, and every segment with
 data or a FIN is acknowledged at once. It buffers out-of-order data, and
-offers MSS, SACK-permitted, timestamps and window scale in its SYN (it sends
-timestamps but never SACK blocks, and ignores the ones it receives).
+offers MSS, SACK-permitted, timestamps and window scale in its SYN; it
+reports what it holds out of order in SACK blocks when the server agreed,
+and ignores the SACK blocks it receives.
 
 Enough to move megabytes through a lossy wire and to check the server's
 behaviour; no attempt at congestion control of its own beyond the fixed
@@ -70,6 +71,8 @@ class Client:
         self.peer_shift = 0
         self.peer_mss = 536
         self.ts_on = False
+        self.sack_on = False
+        self.last_out_of_order = 0
         self.ts_recent = 0
         self.rcv_nxt = 0
         self.out_of_order: dict[int, bytes] = {}
@@ -173,6 +176,9 @@ class Client:
             segment.option(tcp.TIMESTAMP), tuple
         )
         self._note_timestamp(segment)
+        self.sack_on = self.sack and any(
+            option.kind == tcp.SACK_PERMITTED for option in segment.options
+        )
         self.peer_window = segment.window  # never scaled in a SYN
         self._ack(now)
         self._transmit(now)
@@ -221,7 +227,9 @@ class Client:
             has_fin = False
         if offset > 0:
             if payload:
-                self.out_of_order[(self.rcv_nxt + offset) & MASK] = payload
+                seq = (self.rcv_nxt + offset) & MASK
+                self.out_of_order[seq] = payload
+                self.last_out_of_order = seq
             self._ack(now)
             return
         self._deliver(payload)
@@ -340,6 +348,8 @@ class Client:
         if self.ts_on:
             stamp = TcpOption(tcp.TIMESTAMP, (self._tsval(now), self.ts_recent))
             options = (TcpOption(NOP), TcpOption(NOP), stamp)
+        if self.sack_on and self.out_of_order:
+            options += (TcpOption(NOP), TcpOption(NOP), self._sack_option())
         shift = self.window_scale or 0
         window = min(self._free() >> shift, 0xFFFF)
         segment = TcpSegment(
@@ -357,6 +367,27 @@ class Client:
         end = (seq + len(payload) + bool(flags & FIN)) & MASK
         if self.state != "SYN-SENT" and diff(end, self.snd_max) > 0:
             self.snd_max = end
+
+    def _sack_option(self) -> TcpOption:
+        """The held ranges, merged, the one holding the latest arrival first."""
+        spans = sorted(
+            (diff(seq, self.rcv_nxt), diff(seq, self.rcv_nxt) + len(data))
+            for seq, data in self.out_of_order.items()
+        )
+        merged: list[list[int]] = []
+        for left, right in spans:
+            if merged and left <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], right)
+            else:
+                merged.append([left, right])
+        latest = diff(self.last_out_of_order, self.rcv_nxt)
+        merged.sort(key=lambda span: not span[0] <= latest < span[1])
+        room = 3 if self.ts_on else 4
+        blocks = tuple(
+            ((self.rcv_nxt + left) & MASK, (self.rcv_nxt + right) & MASK)
+            for left, right in merged[:room]
+        )
+        return TcpOption(tcp.SACK, blocks)
 
     def _tsval(self, now: float) -> int:
         return (int(now * 1000) + 12345) & MASK

@@ -1129,7 +1129,8 @@ class Connection:
         board = self._sacked
         if board is None:
             return
-        hole = board.next_hole(max(self._rexmit_next, self._snd_una))
+        start = max(self._rexmit_next, self._snd_una)
+        hole = board.next_hole(start, 3 * self._mss)
         if hole is None:
             return
         start, end = hole

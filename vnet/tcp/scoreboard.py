@@ -4,8 +4,8 @@ RFC 2018 blocks are advisory, and RFC 6675 uses them two ways, both taken
 here in a simplified form: an ACK that SACKs bytes not SACKed before counts
 as a duplicate ACK even if its window changed (Linux's receive window moves
 as out-of-order data fills its buffer, which would otherwise hide every
-duplicate), and during recovery the holes below the highest SACKed byte are
-retransmitted one per ACK instead of one per round trip.
+duplicate), and during recovery the holes that look lost (enough SACKed above them)
+are retransmitted one per ACK instead of one per round trip.
 
 Ranges are stream offsets (see `Connection`), sorted, disjoint, non-adjacent.
 """
@@ -51,14 +51,17 @@ class Scoreboard:
         if ranges and ranges[0][0] < una:
             ranges[0] = (una, ranges[0][1])
 
-    def next_hole(self, start: int) -> tuple[int, int] | None:
-        """The first un-SACKed run at or after `start`, below the highest SACK.
+    def next_hole(self, start: int, evidence: int) -> tuple[int, int] | None:
+        """The first un-SACKed run at or after `start` that looks lost.
 
-        Bytes above the highest SACKed byte are not known to be lost, so no
-        hole is reported there.
+        RFC 6675's IsLost: a hole counts as lost once at least `evidence`
+        bytes above it are SACKed (DupThresh segments' worth); a hole with
+        less above it may only be reordered.
         """
-        for left, right in self.ranges:
+        ranges = self.ranges
+        for index, (left, right) in enumerate(ranges):
             if start < left:
-                return start, left
+                above = sum(end - begin for begin, end in ranges[index:])
+                return (start, left) if above >= evidence else None
             start = max(start, right)
         return None
