@@ -2,9 +2,12 @@
 
 The first byte decides what the client speaks: 4 or 5 is a SOCKS version,
 anything else is HTTP (RFC 1928 and the SOCKS 4 specification start with
-the version octet; an HTTP request starts with a method token). Several
-real proxies serve both on one port, and spammers' tools try either
-anywhere, so every port accepts the protocols the `protocols` option names.
+the version octet; an HTTP request starts with a method token). A port
+speaks the protocols its `protocols` option names; without one, the usual
+SOCKS ports (1080...) speak SOCKS 4 and 5, and every other port HTTP, so
+that nmap and proxy checkers find on each port what they expect there.
+Multi-protocol proxies exist, and `protocols: [http, socks4, socks5]`
+makes one.
 
 `ProxyProtocol` owns the transport, the one timer of the connection (the
 request timeout, a silent hold, a tarpit), the records, and the tunnel to
@@ -257,7 +260,7 @@ class ProxyProtocol(asyncio.Protocol):
     # --- inside ------------------------------------------------------------
 
     def _session_for(self, first: int) -> Session | None:
-        protocols = self.settings.protocols
+        protocols = self.settings.protocols_for(self.context.local[1])
         if (first == 4 and "socks4" in protocols) or (
             first == 5 and "socks5" in protocols
         ):

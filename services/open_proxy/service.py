@@ -26,6 +26,9 @@ from vnet.service.api import ConnectionContext, Environment, Service
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("http", "socks4", "socks5")
+# Where a `protocols` option is not given, these ports speak SOCKS and the
+# rest HTTP, as the software that usually listens on them would.
+SOCKS_PORTS = frozenset({1080, 1081, 1085, 1090, 9050})
 CONNECT_OTHER = ("408", "timeout", "refuse")
 BLACKLIST_ACTIONS = ("record", "refuse", "tarpit")
 
@@ -79,7 +82,7 @@ class Settings:
 
     version: str = DEFAULT_VERSION
     visible_hostname: str | None = None
-    protocols: tuple[str, ...] = PROTOCOLS
+    protocols: tuple[str, ...] | None = None
     relay_ports: frozenset[int] = frozenset({25, 587})
     connect_other: str = "408"
     answer_delay: float = 0.0
@@ -124,6 +127,11 @@ class Settings:
             values["blacklist_path"] = blacklist.get("path")
             values["tarpit"] = blacklist.get("tarpit", 600.0)
         return cls(**values)
+
+    def protocols_for(self, port: int) -> tuple[str, ...]:
+        if self.protocols is not None:
+            return self.protocols
+        return ("socks4", "socks5") if port in SOCKS_PORTS else ("http",)
 
 
 # One list per file, shared by the bindings that name it (a proxy host has

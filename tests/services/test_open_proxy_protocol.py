@@ -97,9 +97,9 @@ async def exchange(harness: Harness, data: bytes, port: int = 3128) -> bytes:
     return answer
 
 
-def http(data: bytes, **options: Any) -> tuple[bytes, Events]:
+def http(data: bytes, port: int = 3128, **options: Any) -> tuple[bytes, Events]:
     harness = Harness(options)
-    answer = run(exchange(harness, data))
+    answer = run(exchange(harness, data, port))
     return answer, harness.events
 
 
@@ -501,17 +501,29 @@ def test_a_client_that_sends_nothing_is_closed_as_idle():
     assert harness.events.of("proxy.error")[0]["reason"] == "idle"
 
 
-def test_an_http_only_proxy_answers_socks_bytes_as_bad_http():
-    answer, events = http(b"\x05\x01\x00", protocols=["http"])
+def test_an_http_port_answers_socks_bytes_as_bad_http():
+    answer, events = http(b"\x05\x01\x00")
 
     assert squid_error(answer)[1] == "ERR_INVALID_REQ 0"
+    assert events.of("proxy.error")[0]["reason"] == "garbage"
 
 
-def test_a_socks_only_proxy_closes_on_http():
-    answer, events = http(GET, protocols=["socks5"])
+def test_a_socks_port_closes_on_http():
+    answer, events = http(GET, 1080)
 
     assert answer == b""
     assert events.of("proxy.error")[0]["reason"] == "garbage"
+
+
+def test_one_port_can_speak_every_protocol():
+    protocols = ["http", "socks4", "socks5"]
+    page, _ = http(GET, 1080, protocols=protocols)
+    refused, _ = http(
+        b"\x04\x01\x00\x50\xc6\x33\x64\x0a\x00", 3128, protocols=protocols
+    )
+
+    assert page.startswith(b"HTTP/1.1 200 OK")
+    assert refused == b"\x00\x5b" + bytes(6)
 
 
 # --- SOCKS ---------------------------------------------------------------------
@@ -584,20 +596,22 @@ def test_socks5_to_another_port_is_refused(options, reply):
 
 
 def test_socks4_to_another_port_is_rejected():
-    answer, _ = http(b"\x04\x01\x00\x50\xc6\x33\x64\x0a\x00")
+    answer, _ = http(b"\x04\x01\x00\x50\xc6\x33\x64\x0a\x00", 1080)
 
     assert answer == b"\x00\x5b" + bytes(6)
 
 
 def test_socks_timeout_mode_says_nothing():
     harness = Harness({"connect_other": "timeout", "hold": 0.1})
-    answer = run(exchange(harness, b"\x05\x01\x00" + socks5_connect(b"x.test", 80)))
+    answer = run(
+        exchange(harness, b"\x05\x01\x00" + socks5_connect(b"x.test", 80), 1080)
+    )
 
     assert answer == b"\x05\x00"
 
 
 def test_socks_bind_is_not_supported():
-    answer, events = http(b"\x05\x01\x00\x05\x02\x00\x01\xc6\x33\x64\x0a\x00\x19")
+    answer, events = http(b"\x05\x01\x00\x05\x02\x00\x01\xc6\x33\x64\x0a\x00\x19", 1080)
 
     assert answer == b"\x05\x00\x05\x07\x00\x01" + bytes(6)
     assert events.of("proxy.request")[0]["outcome"] == "unsupported"
@@ -614,7 +628,7 @@ def test_socks_bind_is_not_supported():
     ],
 )
 def test_bad_socks_handshakes_are_recorded_and_closed(data, reason):
-    answer, events = http(data)
+    answer, events = http(data, 1080)
 
     assert [event["reason"] for event in events.of("proxy.error")] == [reason]
     assert events.of("proxy.request") == []
