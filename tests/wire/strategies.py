@@ -293,6 +293,14 @@ def udp_datagrams():
     return st.builds(udp.UdpDatagram, ports, ports, payloads)
 
 
+_SHAPED = (
+    icmp.DEST_UNREACHABLE,
+    icmp.TIME_EXCEEDED,
+    icmp.TIMESTAMP,
+    icmp.TIMESTAMP_REPLY,
+)
+
+
 @st.composite
 def frames(draw: st.DrawFn) -> bytes:
     """A valid Ethernet frame carrying ARP, or IPv4 with ICMP, TCP or UDP."""
@@ -310,7 +318,9 @@ def frames(draw: st.DrawFn) -> bytes:
     if kind == "fragment":
         payload = draw(payloads)
     elif kind == "icmp":
-        messages = icmp_messages() | error_messages() | timestamp_messages()
+        # Other messages only: errors and timestamps must carry their payload.
+        others = icmp_messages().filter(lambda message: message.type not in _SHAPED)
+        messages = others | error_messages() | timestamp_messages()
         payload = icmp.emit(draw(messages))
     elif kind == "tcp":
         payload = tcp.emit(draw(tcp_segments()), packet.src, packet.dst)
