@@ -190,6 +190,7 @@ class SendmailSession(SMTP):
         self.commands = 0
         self.bytes_in = 0
         self._record: CommandRecord | None = None
+        self._continued: list[str] = []
         self._bad_commands = 0
         self._attacks: Counter[str] = Counter()
         self._greeted = False
@@ -426,7 +427,14 @@ class SendmailSession(SMTP):
             text = reworded(self)
         if self._record is not None:
             self._record.replies.append(text)
-        await super().push(text)
+        # A multi-line reply leaves in one write, as sendmail's buffered
+        # output sends it; clients that read one segment per reply (nmap's
+        # scripts) would otherwise fall out of step.
+        if len(text) > 3 and text[3] == "-":
+            self._continued.append(text)
+            return
+        lines, self._continued = [*self._continued, text], []
+        await super().push("\r\n".join(lines))
 
     # --- MAIL and RCPT --------------------------------------------------------
 
@@ -498,9 +506,13 @@ class SendmailSession(SMTP):
         return address
 
     def _refusal(self, address: str) -> str | None:
-        local, at, domain = address.rpartition("@")
-        if not at:
-            return None if address.lower() == POSTMASTER else "unknown"
+        if "@" not in address:
+            if address.lower() == POSTMASTER:
+                return None
+            # The "%" hack and UUCP bang paths name a remote host, not a
+            # local user: relaying, which the service accepts or denies.
+            if "%" not in address and "!" not in address:
+                return "unknown"
         return self.setup.mail.recipient_refusal(address)
 
     def _path_error(self, error: PathError) -> str:
