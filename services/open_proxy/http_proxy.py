@@ -217,7 +217,7 @@ class HttpSession:
         )
         page = owner.proxy.pages.page(
             PageRequest(
-                host=url.hop.host,
+                host=url.authority,
                 url=str(url),
                 path=url.path,
                 visitor=visitor,
@@ -228,7 +228,7 @@ class HttpSession:
         response = Response(
             page.status,
             page.reason,
-            owner.squid.passed_on(page.headers),
+            owner.squid.passed_on(page.headers, owner.now()),
             b"" if method == "HEAD" else page.body,
         )
         self._send(response)

@@ -3,8 +3,15 @@
 A harvester that goes through the proxy must meet the same trap as one that
 comes straight in: pages whose addresses say who fetched them. `MazeSource`
 is what the proxy asks for a page, for a host, a path and a visitor (the
-address that connected to the proxy, not the proxy itself). The web maze
-service offers one; without it, `GeneratedPages` writes plain pages here.
+address that connected to the proxy, not the proxy itself).
+
+The web maze offers one (`services.web_maze.proxy_pages`): the same site,
+secret and visitor records as the topology's web servers, so an address
+harvested through the proxy traces back like any other. `maze_source`
+takes it whenever the web maze is installed and can start: with the
+options of the `maze` option's host, or of the topology's first web-maze
+binding, or its defaults. Without it (or with `maze: generated`),
+`GeneratedPages` writes plain pages here.
 
 `GeneratedPages` makes a page that is the same for every visit to a host and
 path (its text and links are seeded by them), except its trap addresses.
@@ -22,14 +29,18 @@ from __future__ import annotations
 
 import hashlib
 import html
+import logging
 import random
 from dataclasses import dataclass
 from email.utils import formatdate
-from typing import Protocol
+from typing import Any, Protocol
 
 from faker import Faker
 
-from vnet.service.api import BoundEvents
+from vnet.config.model import format_address, thaw
+from vnet.service.api import BoundEvents, Environment, ServiceError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TRAP_DOMAINS = ("example.test",)
 # A fixed date the generated site was last changed, so pages look static.
@@ -48,7 +59,8 @@ class Visitor:
 
 @dataclass(frozen=True)
 class PageRequest:
-    """One proxied GET: `events` records against the proxy's connection."""
+    """One proxied GET: `host` is the URI's authority (`name[:port]`), and
+    `events` records against the proxy's connection."""
 
     host: str
     url: str
@@ -121,8 +133,9 @@ class GeneratedPages:
             user_agent=request.visitor.user_agent,
             url=request.url,
             vhost=request.host,
+            page=request.path,
+            issued=request.now,
             format="crawler",
-            via="open-proxy",
         )
         return address
 
@@ -153,3 +166,81 @@ class GeneratedPages:
             f"<h2>See also</h2>\n<ul>\n{links}</ul>\n"
             f"<address>{company}</address>\n</body></html>\n"
         )
+
+
+def maze_source(
+    option: str | None, environment: Environment, trap_addresses: int
+) -> MazeSource:
+    """The web maze's pages when it can serve, else generated ones."""
+    if option != "generated":
+        found = _web_maze(option, environment)
+        if found is not None:
+            return found
+    topology = environment.topology
+    domains = tuple(getattr(topology, "trap_domains", ()) or ())
+    return GeneratedPages(domains, trap_addresses)
+
+
+def _web_maze(host: str | None, environment: Environment) -> MazeSource | None:
+    try:
+        from services.web_maze.service import ProxyPages, maze_for, shared_maze
+    except ImportError:
+        return None
+    # A `maze` option naming no maze host is the operator's mistake: it
+    # stops vnet at start. A maze that cannot start falls back to pages.
+    options = None if host is None else maze_options(environment.topology, host)
+    try:
+        if options is None:
+            maze = maze_for(environment)
+        else:
+            maze = shared_maze(environment, options)
+    except ServiceError as error:
+        log.warning("open-proxy: web maze unavailable, generating pages: %s", error)
+        return None
+    return WebMazePages(ProxyPages(maze), environment.topology)
+
+
+class WebMazePages:
+    """The web maze's proxy pages, with the origin's Date and Server.
+
+    The maze's proxy entry point gives the page's own headers only; an
+    Apache origin also sends Date and Server, and a proxy passes them on.
+    They are added here when missing: the Server banner the web maze gives
+    a host of that personality, so a page seen through the proxy and the
+    same page fetched directly name the same Apache.
+    """
+
+    def __init__(self, pages: Any, topology: object) -> None:
+        self.pages = pages
+        self.personalities = {
+            spec.name: spec.template.personality
+            for spec in getattr(topology, "hosts", ())
+            if spec.name
+        }
+
+    def page(self, request: PageRequest) -> Page:
+        from services.web_maze.apache import http_date, server_for
+
+        page = self.pages.page(request)
+        headers = list(page.headers)
+        names = {name.lower() for name, _ in headers}
+        top = []
+        if "date" not in names:
+            top.append(("Date", http_date(request.now)))
+        if "server" not in names:
+            name = request.host.rpartition(":")[0] or request.host
+            personality = self.personalities.get(name)
+            override = self.pages.maze.settings.server
+            top.append(("Server", server_for(personality, override).banner))
+        return Page(page.status, page.reason, top + headers, page.body)
+
+
+def maze_options(topology: object, host: str) -> dict:
+    """The options of `host`'s web-maze binding; ServiceError if it has none."""
+    for spec in getattr(topology, "hosts", ()):
+        if host not in (spec.name, format_address(spec.first)):
+            continue
+        for port in spec.template.ports.values():
+            if port.protocol == "tcp" and port.service_name == "web-maze":
+                return thaw(port.options)
+    raise ServiceError(f"maze: {host} is no web-maze host of the topology")

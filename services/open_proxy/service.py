@@ -18,7 +18,7 @@ from typing import Any
 
 from services.open_proxy.blacklist import Blacklist
 from services.open_proxy.connection import ProxyProtocol
-from services.open_proxy.maze import GeneratedPages, MazeSource
+from services.open_proxy.maze import MazeSource, maze_source
 from services.open_proxy.relay import RelayTarget, TopologyRelay
 from services.open_proxy.squid import DEFAULT_VERSION
 from vnet.service.api import ConnectionContext, Environment, Service
@@ -161,8 +161,8 @@ class OpenProxy(Service):
         self.relay: RelayTarget = TopologyRelay.from_options(
             options.get("relay"), topology
         )
-        self.pages: MazeSource = find_maze(
-            options.get("maze"), environment, self.settings
+        self.pages: MazeSource = maze_source(
+            options.get("maze"), environment, self.settings.trap_addresses
         )
         self.blacklist = self._blacklist(environment)
 
@@ -182,12 +182,3 @@ class OpenProxy(Service):
     def close(self) -> None:
         if self.blacklist is not None:
             self.blacklist.close()
-
-
-def find_maze(
-    host: str | None, environment: Environment, settings: Settings
-) -> MazeSource:
-    """The web maze's page source when there is one, else generated pages."""
-    topology = environment.topology
-    domains = tuple(getattr(topology, "trap_domains", ()) or ())
-    return GeneratedPages(domains, settings.trap_addresses)

@@ -125,9 +125,17 @@ class Squid:
     def via(self) -> str:
         return f"1.1 {self.hostname} ({self.server})"
 
-    def passed_on(self, origin: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """An origin response's headers as this proxy sends them on."""
+    def passed_on(
+        self, origin: list[tuple[str, str]], now: float
+    ) -> list[tuple[str, str]]:
+        """An origin response's headers as this proxy sends them on.
+
+        RFC 9110 section 6.6.1: a proxy that forwards a response without a
+        Date adds one, with the time it received it.
+        """
         headers = [item for item in origin if item[0].lower() != "connection"]
+        if not any(name.lower() == "date" for name, _ in headers):
+            headers.insert(0, ("Date", formatdate(now, usegmt=True)))
         earlier = [value for name, value in headers if name.lower() == "via"]
         headers = [item for item in headers if item[0].lower() != "via"]
         via = ", ".join([*earlier, self.via()])

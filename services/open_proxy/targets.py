@@ -49,11 +49,15 @@ class AbsoluteUrl:
     hop: NextHop
     path: str
 
-    def __str__(self) -> str:
+    @property
+    def authority(self) -> str:
+        """`host[:port]`, the port only where it is not the scheme's own."""
         default = DEFAULT_PORTS.get(self.scheme)
         host = f"[{self.hop.host}]" if self.hop.kind == "ipv6" else self.hop.host
-        port = "" if self.hop.port == default else f":{self.hop.port}"
-        return f"{self.scheme}://{host}{port}{self.path}"
+        return host if self.hop.port == default else f"{host}:{self.hop.port}"
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.authority}{self.path}"
 
 
 def check_port(port: int) -> int:

@@ -7,15 +7,25 @@ import re
 
 import pytest
 
+from services.open_proxy import OpenProxy
 from services.open_proxy.blacklist import Blacklist
 from services.open_proxy.chain import read_chain
 from services.open_proxy.errors import ProxyProtocolError
+from services.open_proxy.maze import (
+    GeneratedPages,
+    WebMazePages,
+    maze_options,
+    maze_source,
+)
+from services.open_proxy.relay import TopologyRelay, greeting_name
 from services.open_proxy.squid import ERRORS, Squid
 from services.open_proxy.targets import (
     NextHop,
     parse_absolute_url,
     parse_authority,
 )
+from vnet.config import loads
+from vnet.service.api import Environment, ServiceError
 
 # --- targets -----------------------------------------------------------------
 
@@ -142,17 +152,26 @@ SQUID = Squid("proxy1.example.test", 3128, "3.5.27")
 
 
 def test_passed_on_headers_add_squids_marks_after_the_origins():
+    date = ("Date", "Tue, 14 Nov 2023 22:13:20 GMT")
     headers = SQUID.passed_on(
-        [("Server", "Apache"), ("Connection", "close"), ("Via", "1.0 origin")]
+        [date, ("Server", "Apache"), ("Connection", "close"), ("Via", "1.0 origin")],
+        0.0,
     )
 
     assert headers == [
+        date,
         ("Server", "Apache"),
         ("X-Cache", "MISS from proxy1.example.test"),
         ("X-Cache-Lookup", "MISS from proxy1.example.test:3128"),
         ("Via", "1.0 origin, 1.1 proxy1.example.test (squid/3.5.27)"),
         ("Connection", "keep-alive"),
     ]
+
+
+def test_a_response_without_date_gets_one():
+    headers = SQUID.passed_on([("Content-Length", "0")], 1_700_000_000.0)
+
+    assert headers[0] == ("Date", "Tue, 14 Nov 2023 22:13:20 GMT")
 
 
 @pytest.mark.parametrize("name", sorted(ERRORS))
@@ -254,3 +273,66 @@ def test_an_unwritable_place_keeps_the_list_in_memory(tmp_path):
 
     assert blacklist.add("203.0.113.1", 0, "http")
     assert blacklist.listed("203.0.113.1", 1)
+
+
+# --- finding the relay and the maze ------------------------------------------
+
+DMZ = """
+version: 1
+attach: {tap: vnet0, host_address: 192.0.2.254/24}
+templates:
+  web: {ports: {tcp/80: {service: web-maze, options: {links: {min: 3, max: 4}}}}}
+  relay: {ports: {tcp/25: {service: smtp-relay}}}
+  mail: {ports: {tcp/25: {service: smtp-sink}}}
+hosts:
+  - {address: 198.51.100.10, name: www.example.test, template: web}
+  - {address: 198.51.100.25, name: relay1.example.test, template: relay}
+  - {address: 198.51.100.26, template: relay}
+  - {address: 198.51.100.30, name: mx.example.test, template: mail}
+"""
+
+
+def test_the_relays_are_the_smtp_relay_hosts_and_each_name_keeps_its_own():
+    relay = TopologyRelay.from_options(None, loads(DMZ))
+
+    assert relay.relays == (("relay1.example.test", 25), ("198.51.100.26", 25))
+    chosen = {relay.choose(NextHop(f"mx{n}.example.test", 25)) for n in range(20)}
+    assert chosen == set(relay.relays)
+    hop = NextHop("mx.example.test", 25)
+    assert relay.choose(hop) == relay.choose(hop)
+
+
+def test_the_relay_option_overrides_the_topology():
+    relay = TopologyRelay.from_options("192.0.2.254:2525", loads(DMZ))
+
+    assert relay.relays == (("192.0.2.254", 2525),)
+
+
+def test_no_relay_at_all_refuses_the_tunnel():
+    with pytest.raises(ConnectionRefusedError):
+        TopologyRelay.from_options(None, None).choose(NextHop("mx.example.test", 25))
+
+
+@pytest.mark.parametrize(
+    ("hop", "name"),
+    [
+        (NextHop("mx.example.test", 25), "mx.example.test"),
+        (NextHop("198.51.100.30", 25, "ipv4"), "mx.example.test"),
+        (NextHop("203.0.113.77", 25, "ipv4"), "[203.0.113.77]"),
+        (NextHop("2001:db8::25", 25, "ipv6"), "[IPv6:2001:db8::25]"),
+    ],
+)
+def test_the_greeting_name_for_a_requested_host(hop, name):
+    assert greeting_name(hop, loads(DMZ)) == name
+
+
+def test_the_maze_option_names_a_maze_host(tmp_path):
+    environment = Environment(topology=loads(DMZ), state_dir=str(tmp_path))
+
+    assert maze_options(environment.topology, "198.51.100.10") == {
+        "links": {"min": 3, "max": 4}
+    }
+    assert isinstance(maze_source("www.example.test", environment, 3), WebMazePages)
+    assert isinstance(maze_source("generated", environment, 3), GeneratedPages)
+    with pytest.raises(ServiceError):
+        OpenProxy({"maze": "relay1.example.test"}, environment)

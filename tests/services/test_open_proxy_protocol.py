@@ -34,10 +34,13 @@ class Events(list):
 
 
 _made: list[Harness] = []
+_state_dir: list[str] = []
 
 
 @pytest.fixture(autouse=True)
-def _close_services():
+def _state_and_cleanup(tmp_path):
+    """Each test's state (the maze's secret) in its own directory."""
+    _state_dir[:] = [str(tmp_path / "state")]
     yield
     while _made:
         _made.pop().proxy.close()
@@ -46,15 +49,19 @@ def _close_services():
 class Harness:
     """An OpenProxy with a stand-in relay behind it, and clients for it."""
 
-    def __init__(self, options: Mapping[str, Any], relay: bool = True) -> None:
+    def __init__(
+        self, options: Mapping[str, Any], relay: bool = True, maze: bool = False
+    ) -> None:
         _made.append(self)
         self.events = Events()
-        self.environment = Environment(events=self.events, state_dir="/nonexistent")
+        self.environment = Environment(events=self.events, state_dir=_state_dir[0])
         self.environment.open_connection = self._open if relay else self._refuse
         self.relay = StandInRelay({}, self.environment)
-        self.proxy = OpenProxy(
-            {"relay": "relay1.example.test:25", **options}, self.environment
-        )
+        # Most tests need pages, not the web maze's; generated ones are quicker.
+        defaults = {"relay": "relay1.example.test:25"}
+        if not maze:
+            defaults["maze"] = "generated"
+        self.proxy = OpenProxy({**defaults, **options}, self.environment)
         self.contexts: list[ConnectionContext] = []
 
     async def _open(self, host: str, port: int):
@@ -155,12 +162,34 @@ def test_the_request_record_keeps_headers_in_order_and_case():
     ]
 
 
-def test_a_page_is_the_same_on_a_revisit_except_its_traps():
+def test_a_generated_page_is_the_same_on_a_revisit_except_its_traps():
     first, _ = http(GET)
     second, _ = http(GET)
 
     assert head_and_body(first)[1]["ETag"] == head_and_body(second)[1]["ETag"]
     assert b"<title>" in head_and_body(first)[2]
+
+
+MAZE_GET = b"GET http://www.example.test/ HTTP/1.1\r\nHost: www.example.test\r\n"
+MAZE_GET += b"User-Agent: Harvester/1.0\r\n\r\n"
+
+
+def test_with_the_web_maze_a_get_gets_the_mazes_page_for_the_visitor():
+    harness = Harness({}, maze=True)
+    first = run(exchange(harness, MAZE_GET))
+    second = run(exchange(harness, MAZE_GET))
+    status, headers, body = head_and_body(first)
+
+    assert status == "HTTP/1.1 200 OK"
+    assert headers["Server"].startswith("Apache/")
+    assert "Date" in headers
+    assert headers["Via"] == "1.1 proxy1.example.test (squid/3.5.27)"
+    assert headers["ETag"] == head_and_body(second)[1]["ETag"]
+    issued = harness.events.of("web.address.issued")
+    assert issued and all(event["visitor"] == SPAMMER[0] for event in issued)
+    for event in issued[: len(issued) // 2]:
+        assert event["address"].encode() in body
+        assert event["url"] == "http://www.example.test/"
 
 
 def test_pages_of_different_sites_differ():
@@ -182,7 +211,7 @@ def test_head_gets_the_headers_only():
 def test_keep_alive_and_pipelined_requests_are_all_answered():
     answer, events = http(GET + GET.replace(b"contact", b"jobs") + GET)
 
-    assert answer.count(b"HTTP/1.1 200 OK") == 3
+    assert answer.count(b"HTTP/1.1 200 OK\r\n") == 3
     assert len(events.of("proxy.request")) == 3
 
 
