@@ -292,7 +292,9 @@ class MazeConnection(asyncio.Protocol):
         request = self.request
         assert request is not None
         asked = "close" in _header(request, b"connection").lower()
-        last = self.served + 1 >= self.limits.max_requests
+        # Apache counts keep-alives: 100 answers keep the connection, the
+        # 101st closes it.
+        last = self.served >= self.limits.max_requests
         return asked or last or request.http_version == b"1.0"
 
     def _headers(self, reply: Reply, close: bool) -> list[tuple[str, str]]:
@@ -301,7 +303,7 @@ class MazeConnection(asyncio.Protocol):
         if close:
             connection = [("Connection", "close")]
         else:
-            remaining = self.limits.max_requests - self.served - 1
+            remaining = self.limits.max_requests - self.served
             timeout = int(self.limits.keepalive_timeout)
             connection = [("Keep-Alive", f"timeout={timeout}, max={remaining}"),
                           ("Connection", "Keep-Alive")]  # fmt: skip

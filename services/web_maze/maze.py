@@ -39,6 +39,7 @@ SERVICE_NAME = "web-maze"
 FALLBACK_DOMAIN = "example.test"
 MAX_VISITORS = 65536
 MAX_CACHED_PAGES = 512
+MAX_AGENTS = 32
 
 
 class Emitter(Protocol):
@@ -107,15 +108,24 @@ class Reply:
 
 
 class VisitorState:
-    """What the maze remembers of one source address."""
+    """What the maze remembers of one source address.
 
-    __slots__ = ("robots_hosts", "ignored", "pages", "slowed")
+    robots.txt is per crawler, so its fetches and violations are kept per
+    (virtual host, User-Agent) and per User-Agent; a few dozen of each are
+    enough to tell the crawlers behind one address apart.
+    """
+
+    __slots__ = ("robots_read", "ignoring", "pages")
 
     def __init__(self) -> None:
-        self.robots_hosts: set[str] = set()
-        self.ignored = False
+        self.robots_read: set[tuple[str, str]] = set()
+        self.ignoring: set[str] = set()
         self.pages = 0
-        self.slowed = 0
+
+    @property
+    def ignored(self) -> bool:
+        """Whether any crawler from this address ignored robots.txt."""
+        return bool(self.ignoring)
 
 
 def maze_hosts(topology: Any) -> list[MazeHost]:
@@ -216,7 +226,8 @@ class Maze:
         if problem:
             return self.error(server, request, problem)
         if path == "/robots.txt":
-            state.robots_hosts.add(request.vhost)
+            if len(state.robots_read) < MAX_AGENTS:
+                state.robots_read.add((request.vhost, visitor.user_agent))
             return self._robots(server, request)
         self._check_robots(request, visitor, state, events)
         route = self.generator.route(request.vhost, path)
@@ -398,9 +409,12 @@ class Maze:
     def _check_robots(
         self, request: Request, visitor: Visitor, state: VisitorState, events: Emitter
     ) -> None:
-        if state.ignored or self.robots.allowed(visitor.user_agent, request.target):
+        agent = visitor.user_agent
+        if agent in state.ignoring or self.robots.allowed(agent, request.target):
             return
-        state.ignored = True
+        if len(state.ignoring) >= MAX_AGENTS:
+            return
+        state.ignoring.add(agent)
         log.info("%s ignores robots.txt: %s", visitor.ip, request.target)
         events.emit(
             "web.robots.ignored",
@@ -408,7 +422,7 @@ class Maze:
             user_agent=visitor.user_agent,
             vhost=request.vhost,
             path=request.target,
-            robots_fetched=request.vhost in state.robots_hosts,
+            robots_fetched=(request.vhost, agent) in state.robots_read,
         )
 
 

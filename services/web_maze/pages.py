@@ -11,7 +11,10 @@ page draws a kind (home, article, staff directory, product, contact...)
 from its path, and the blocks of that kind in varying order and shape, so
 pages do not share one template. Every page carries between `links_min`
 and `links_max` links into the maze, spread over all the maze's hosts,
-and a `noindex, nofollow` robots meta tag.
+and a `noindex, nofollow` robots meta tag. The front page, the one page
+robots.txt allows, says only `noindex`: a polite crawler such as wget
+stops following links at a `nofollow`, and would then never read the
+robots.txt that tells it the rest of the site is closed.
 
 Routing follows a static Apache site: a path whose last segment has no
 extension is a directory, and is redirected to the same path with a
@@ -384,7 +387,8 @@ class _PageBuilder:
         else:
             add('<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\n')
         add(f"<title>{esc(title)}</title>\n")
-        add(f'<meta name="robots" content="{site.meta}">\n')
+        robots = site.meta if self.path != "/" else site.meta.split(",")[0]
+        add(f'<meta name="robots" content="{robots}">\n')
         if self.rng.random() < 0.5:
             description = esc(self.rng.choice(self.words.phrases))
             add(f'<meta name="description" content="{description}">\n')

@@ -222,12 +222,14 @@ def test_pages_vary_in_title_and_structure(environment):
     assert len(shapes) >= 0.6 * pages
 
 
-def test_pages_carry_noindex_nofollow(environment):
-    reply = make_maze(environment).respond(request("/"), VISITOR, Events(), NOW)
+def test_pages_carry_noindex_nofollow_and_the_front_page_noindex(environment):
+    maze = make_maze(environment)
+    page = maze.respond(request("/news/a.html"), VISITOR, Events(), NOW)
+    front = maze.respond(request("/"), VISITOR, Events(), NOW)
 
-    assert (
-        parse(reply.body).meta["robots"].lower().replace(" ", "") == "noindex,nofollow"
-    )
+    robots = parse(page.body).meta["robots"].lower().replace(" ", "")
+    assert robots == "noindex,nofollow"
+    assert parse(front.body).meta["robots"].lower() == "noindex"
 
 
 def test_a_corpus_gives_the_text_its_voice(environment, tmp_path):
@@ -408,6 +410,20 @@ def test_the_first_disallowed_fetch_is_recorded_once(environment):
     assert len(ignored) == 1
     assert ignored[0]["path"] == "/news/a.html" and ignored[0]["robots_fetched"]
     assert maze.visitor(VISITOR.ip).ignored
+
+
+def test_each_crawler_behind_an_address_is_recorded_apart(environment):
+    maze = make_maze(environment)
+    events = Events()
+    maze.respond(request("/robots.txt"), VISITOR, events, NOW)
+
+    maze.respond(request("/a.html"), VISITOR, events, NOW)
+    maze.respond(request("/b.html"), Visitor(VISITOR.ip, "Other/1"), events, NOW)
+
+    ignored = events.of("web.robots.ignored")
+    assert [(r["user_agent"], r["robots_fetched"]) for r in ignored] == [
+        (AGENT, True), ("Other/1", False),
+    ]  # fmt: skip
 
 
 def test_robots_txt_is_served_as_configured(environment):
