@@ -109,7 +109,9 @@ def parse_forwarded(value: str) -> list[dict[str, str]]:
 def _split_outside(value: str, separator: str, brackets: str) -> list[str]:
     """Split on `separator`, except inside a bracketed or quoted run."""
     opening, closing = brackets[0], brackets[1]
-    parts, current, depth = [], [], 0
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for character in value:
         if opening == closing and character == opening:
             depth = 1 - depth

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 from services.open_proxy.http_proxy import HttpSession
@@ -39,7 +39,8 @@ SAMPLE = 128
 
 
 class Session(Protocol):
-    protocol_name: str
+    @property
+    def protocol_name(self) -> str: ...
 
     def data_received(self, data: bytes) -> None: ...
 
@@ -231,8 +232,21 @@ class ProxyProtocol(asyncio.Protocol):
         """
         self.cancel_timer()
         tunnel = Tunnel(self, hop)
-        loop = asyncio.get_running_loop()
-        self._opening = loop.create_task(self._open(tunnel, granted, failed))
+        self._opening = self.spawn(self._open(tunnel, granted, failed))
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` for this connection; a bug in it resets the connection."""
+        task = asyncio.get_running_loop().create_task(work)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        log.error("%s: open-proxy task failed", self.peer, exc_info=error)
+        if self.transport is not None:
+            self.transport.abort()
 
     async def _open(
         self,

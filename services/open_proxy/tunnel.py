@@ -29,6 +29,8 @@ READ_SIZE = 64 * 1024
 class Tunnel:
     """Both directions of one tunnel; the session of its connection."""
 
+    protocol_name = "tunnel"
+
     def __init__(self, owner: ProxyProtocol, hop: NextHop) -> None:
         self.owner = owner
         self.hop = hop
@@ -56,7 +58,10 @@ class Tunnel:
         self.pending.clear()
         if self.client_eof:
             self.writer.write_eof()
-        self._pump = asyncio.get_running_loop().create_task(self._down())
+        self._pump = self.owner.spawn(self._down())
+
+    def incomplete(self) -> bool:
+        return False
 
     # --- client -> relay -------------------------------------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -221,6 +222,16 @@ def test_an_http_1_0_client_gets_its_page_and_a_close():
     assert head_and_body(answer)[1]["Connection"] == "close"
 
 
+def test_basic_proxy_credentials_are_recorded():
+    _, events = http(
+        b"GET http://www.example.test/ HTTP/1.0\r\n"
+        b"Proxy-Authorization: Basic c3BhbW1lcjpodW50ZXIy\r\n\r\n"
+    )
+    [request] = events.of("proxy.request")
+
+    assert (request["user"], request["password"]) == ("spammer", "hunter2")
+
+
 # --- Squid's errors ------------------------------------------------------------
 
 
@@ -421,6 +432,23 @@ def test_no_reachable_relay_answers_connection_failed():
     assert harness.events.of("proxy.relay.failed")
 
 
+class BrokenRelay:
+    async def open(self, hop, context):
+        raise RuntimeError("a bug behind the tunnel")
+
+
+def test_a_bug_behind_the_tunnel_resets_that_connection_only(caplog):
+    harness = Harness({})
+    harness.proxy.relay = BrokenRelay()
+
+    broken = run(exchange(harness, b"CONNECT mx.example.test:25 HTTP/1.0\r\n\r\n"))
+    page = run(exchange(harness, GET))
+
+    assert broken == b""
+    assert "open-proxy task failed" in caplog.text
+    assert page.startswith(b"HTTP/1.1 200 OK")
+
+
 # --- chains ------------------------------------------------------------------
 
 
@@ -562,7 +590,8 @@ def socks5_connect(host: bytes, port: int) -> bytes:
     return b"\x05\x01\x00\x03" + bytes([len(host)]) + host + port.to_bytes(2, "big")
 
 
-def test_socks5_to_port_25_reaches_the_relay():
+def test_socks5_to_port_25_reaches_the_relay(caplog):
+    caplog.set_level(logging.DEBUG)
     harness = Harness({})
 
     async def client():
@@ -588,6 +617,9 @@ def test_socks5_to_port_25_reaches_the_relay():
     assert request["relay"] is True
     [message] = harness.events.of("test.smtp.message")
     assert message["connection"] == harness.contexts[0].connection_id
+    # The spammer's password is data for the record, never for the log.
+    assert "SUBNEGOTIATION -> REQUEST" in caplog.text
+    assert "hunter" not in caplog.text
 
 
 def test_socks4a_to_port_25_reaches_the_relay():
