@@ -292,3 +292,28 @@ def selftest_nmap(
     checks.main_progress(f"{len(chosen)} fingerprints")
     verdicts = checks.selftest(database, chosen, checks.main_progress)
     click.echo(checks.table(verdicts))
+
+
+@main.group()
+def trace() -> None:
+    """Trace a trap address back to the visit that harvested it."""
+
+
+@trace.command("address")
+@click.argument("address")
+@click.option("--state-dir", default="var", show_default=True)
+@click.option("--secret-file", help="The maze's secret [STATE_DIR/web-maze.secret].")
+@click.option("--events", "events_path", help="Records [STATE_DIR/events.jsonl].")
+def trace_address(
+    address: str, state_dir: str, secret_file: str | None, events_path: str | None
+) -> None:
+    """Decode ADDRESS and show where, when and to whom it was issued."""
+    from services.web_maze import traps
+
+    try:
+        found = traps.trace(address, state_dir, secret_file, events_path)
+    except traps.TraceError as error:
+        fail(str(error))
+    click.echo(traps.format_trace(found))
+    if found.visit is None:
+        sys.exit(1)
