@@ -209,6 +209,8 @@ class ZoneBuilder:
         elif self.generated is not None and names.is_under(
             self.generated.suffix, origin
         ):
+            # The generated names' parent exists, as do the names above it.
+            generated.nodes.setdefault(self.generated.suffix, {})
             self._add_empty(generated, self.generated.suffix, origin)
             layers.append(ForwardGeneratedLayer(self))
         pools = [pool for pool in self.pools if names.is_under(pool.name, origin)]
