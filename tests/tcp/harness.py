@@ -144,6 +144,12 @@ class ScriptedPeer:
         self.connection = accepted[0]
         return self.connection
 
+    def handshake_done(self) -> Connection:
+        """The ACK that completes a handshake begun with `syn`."""
+        self.send()
+        [self.connection] = self.host.accept()
+        return self.connection
+
     def send(
         self,
         payload: bytes = b"",
@@ -251,11 +257,11 @@ def make_host(
     seed: int = 7,
     **kwargs: object,
 ) -> TcpHost:
-    """A host at SERVER with a seeded Linux-like personality."""
-    personality = PlainPersonality(seed=seed)
-    if config is None:
-        return TcpHost(SERVER, personality, **kwargs)  # type: ignore[arg-type]
-    return TcpHost(SERVER, personality, config=config, **kwargs)  # type: ignore[arg-type]
+    """A host at SERVER with a seeded Linux-like personality and cookie key."""
+    kwargs.setdefault("cookie_key", b"a test cookie key")
+    if config is not None:
+        kwargs["config"] = config
+    return TcpHost(SERVER, PlainPersonality(seed=seed), **kwargs)  # type: ignore[arg-type]
 
 
 def relative(segment: TcpSegment, peer: ScriptedPeer) -> int:

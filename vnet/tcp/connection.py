@@ -141,6 +141,9 @@ class Connection:
     `notify`, when given, is called with the connection after every call
     that may have queued segments or moved the deadline; `TcpHost` uses it
     to find the connections it must drain and reschedule.
+
+    `cookie` is the ISN of a SYN-ACK already sent from a SYN cookie: the
+    connection takes it and sends no SYN-ACK of its own (see cookies.py).
     """
 
     __slots__ = (
@@ -222,6 +225,7 @@ class Connection:
         personality: TcpPersonality,
         config: TcpConfig = DEFAULT_CONFIG,
         notify: Callable[[Connection], object] | None = None,
+        cookie: int | None = None,
     ) -> None:
         self.local_ip = local_ip
         self.local_port = syn.dst_port
@@ -241,16 +245,20 @@ class Connection:
 
         local = (local_ip, self.local_port)
         remote = (remote_ip, self.remote_port)
-        self._iss = personality.initial_sequence(now, local, remote) & MASK
+        if cookie is None:
+            self._iss = personality.initial_sequence(now, local, remote) & MASK
+        else:
+            self._iss = cookie & MASK
         self._irs = syn.seq
         window, options = personality.syn_ack(syn, now)
         self._negotiate(syn, options)
         self._start_send_side(syn)
         self._start_receive_side(syn, window)
-        self._start_timers(now)
+        self._start_timers(now, timed=cookie is None)
 
         self._transition("syn", now)
-        self._send_syn_ack(now, (window, options))
+        if cookie is None:
+            self._send_syn_ack(now, (window, options))
 
     def _negotiate(self, syn: TcpSegment, answer: tuple[TcpOption, ...]) -> None:
         """Options in force: those both the SYN and our SYN-ACK carry."""
@@ -308,13 +316,14 @@ class Connection:
         self._ack_pending = 0
         self._last_ack_sent = 1
 
-    def _start_timers(self, now: float) -> None:
+    def _start_timers(self, now: float, timed: bool) -> None:
         config = self._config
         self._srtt: float | None = None
         self._rttvar = 0.0
         self._rto = config.rto_initial
         self._retries = 0
-        self._rtt_seq: int | None = 1
+        # The SYN-ACK is timed, unless a SYN cookie sent it at a time unknown.
+        self._rtt_seq: int | None = 1 if timed else None
         self._rtt_time = now
         self._timer_at: float | None = now + config.rto_initial
         self._ack_at: float | None = None

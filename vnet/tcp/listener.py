@@ -2,8 +2,7 @@
 
 RFCs: 9293 sections 3.10.7.1-3.10.7.2 (segments for no connection: RST or
 a new connection), 6191 (a SYN may reuse a 4-tuple in TIME-WAIT), 4987
-(SYN flooding, the defence chosen here: a bounded backlog that drops its
-oldest entry).
+(SYN flooding: a bounded backlog, then SYN cookies or dropping the oldest).
 
 `TcpHost` is sans-IO like `Connection`. The engine uses it in this order:
 
@@ -19,12 +18,14 @@ followed by `tcp.flush()` again. A service may call `Connection.send`,
 connection's notify hook, and the next `flush` returns what that produced.
 
 Half-open connections (SYN-RECEIVED) are bounded per host by `backlog` and
-across hosts by a shared `SynBudget`. When either is full, the oldest
-half-open connection is dropped without a word, as a flood's spoofed SYNs
-are the likeliest to be old: memory stays bounded and a real client that
-retries gets in. SYN cookies were not chosen: they lose the SYN's options
-unless they are squeezed into the ISN and timestamp, and those two belong
-to the personality.
+across hosts by a shared `SynBudget`. When either is full, a new SYN gets a
+SYN cookie (cookies.py): a stateless SYN-ACK, the connection rebuilt from
+the client's ACK. Memory stays bounded, and a real client gets in however
+fast a flood churns, since nothing of its handshake can be pushed out. The
+price is that a cookie's ISN is not the personality's while the backlog is
+full. With `syn_cookies=False` the oldest half-open connection is dropped
+instead, silently, as a flood's spoofed SYNs are the likeliest to be old;
+under a fast flood that can also drop a real client's before its ACK comes.
 
 The RSTs sent here for segments that match nothing have window 0 and no
 options, as RFC 9293 builds them; a personality that answers otherwise
@@ -35,11 +36,13 @@ here.
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 
 from vnet.tcp.config import DEFAULT_CONFIG, TcpConfig
 from vnet.tcp.connection import CLOSED, SYN_RECEIVED, TIME_WAIT, Connection
+from vnet.tcp.cookies import SynCookies, rebuilt_syn
 from vnet.tcp.stamp import PlainPersonality, TcpPersonality
 from vnet.wire.ipv4 import addr_to_str
 from vnet.wire.tcp import ACK, FIN, RST, SYN, TcpSegment
@@ -68,6 +71,10 @@ class SynBudget:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def full(self) -> bool:
+        return len(self._entries) >= self.total
+
     def _admit(self, connection: Connection, host: TcpHost, now: float) -> None:
         entries = self._entries
         while len(entries) >= self.total:
@@ -86,6 +93,9 @@ class TcpHost:
     `ports` are the listening ports; None means every segment handed in is
     for a listening port (the caller has already applied its port policy).
     A segment for any other port is answered as RFC 9293 3.10.7.1 says.
+
+    `cookie_key` keys the SYN cookies (random unless given, for tests);
+    `syn_cookies=False` drops the oldest half-open connection instead.
     """
 
     def __init__(
@@ -97,6 +107,8 @@ class TcpHost:
         backlog: int = 128,
         budget: SynBudget | None = None,
         config: TcpConfig = DEFAULT_CONFIG,
+        syn_cookies: bool = True,
+        cookie_key: bytes | None = None,
     ) -> None:
         if backlog < 1:
             raise ValueError(f"backlog must be positive, not {backlog}")
@@ -114,9 +126,16 @@ class TcpHost:
         # connection's notify hook is this one bound method.
         self._dirty: dict[Connection, None] = {}
         self._notify = self._dirty.setdefault
+        key = cookie_key or os.urandom(16)
+        self._cookies = SynCookies(key) if syn_cookies else None
+        # Cookies are checked only while they may be in use: up to 128 s
+        # after the last one went out.
+        self._cookies_until = float("-inf")
         self.syns_received = 0
         self.evicted = 0
         self.resets_sent = 0
+        self.cookies_sent = 0
+        self.cookies_accepted = 0
 
     def __len__(self) -> int:
         """Connections held, in any state but CLOSED."""
@@ -219,6 +238,10 @@ class TcpHost:
         if flags & RST:
             return None
         if flags & ACK:
+            if flags & SYN == 0 and now < self._cookies_until:
+                opened = self._open_from_cookie(key, src_ip, segment, now)
+                if opened is not None:
+                    return opened
             self._reset(src_ip, segment)
             return None
         # A SYN with FIN is dropped, as Linux does; anything else without
@@ -227,9 +250,16 @@ class TcpHost:
             return None
         return self._open(key, src_ip, segment, now)
 
-    def _open(self, key: int, src_ip: int, syn: TcpSegment, now: float) -> Connection:
+    def _open(
+        self, key: int, src_ip: int, syn: TcpSegment, now: float
+    ) -> Connection | None:
+        """A half-open connection for a SYN, or a SYN cookie if there is no room."""
         self.syns_received += 1
         half_open = self._half_open
+        full = len(half_open) >= self.backlog
+        if self._cookies is not None and (full or self.budget and self.budget.full):
+            self._send_cookie(src_ip, syn, now)
+            return None
         while len(half_open) >= self.backlog:
             oldest = next(iter(half_open))
             self._evict(oldest, now, "host")
@@ -248,6 +278,39 @@ class TcpHost:
         self._connections[key] = connection
         half_open[connection] = None
         self._notify(connection)
+        return connection
+
+    def _send_cookie(self, src_ip: int, syn: TcpSegment, now: float) -> None:
+        assert self._cookies is not None
+        window, options = self.personality.syn_ack(syn, now)
+        answer = self._cookies.answer(syn, src_ip, self.address, now, window, options)
+        self.cookies_sent += 1
+        self._cookies_until = now + 128.0
+        self._replies.append((src_ip, answer))
+
+    def _open_from_cookie(
+        self, key: int, src_ip: int, segment: TcpSegment, now: float
+    ) -> Connection | None:
+        """A connection from the client's ACK of a cookie SYN-ACK, or None."""
+        assert self._cookies is not None
+        options = self._cookies.check(segment, src_ip, self.address, now)
+        if options is None:
+            return None
+        self.cookies_accepted += 1
+        connection = Connection(
+            rebuilt_syn(segment, options),
+            now,
+            local_ip=self.address,
+            remote_ip=src_ip,
+            personality=self.personality,
+            config=self.config,
+            notify=self._notify,
+            cookie=(segment.ack - 1) & 0xFFFFFFFF,
+        )
+        self._connections[key] = connection
+        connection.receive(segment, now)
+        if connection.established:
+            self._accepted.append(connection)
         return connection
 
     def _reset(self, src_ip: int, segment: TcpSegment) -> None:
