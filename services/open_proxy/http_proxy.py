@@ -45,7 +45,7 @@ import h11
 from services.open_proxy.chain import read_chain
 from services.open_proxy.errors import ProxyProtocolError
 from services.open_proxy.maze import PageRequest, Visitor
-from services.open_proxy.squid import Response
+from services.open_proxy.squid import CONNECT_ESTABLISHED, Response
 from services.open_proxy.targets import (
     AbsoluteUrl,
     NextHop,
@@ -241,13 +241,10 @@ class HttpSession:
         self._send(response)
 
     def _established(self) -> bytes:
-        self.owner.write(
-            self.http.send(
-                h11.Response(
-                    status_code=200, reason=b"Connection established", headers=[]
-                )
-            )
-        )
+        # Written here, not by h11: h11 would add `Connection: close` for an
+        # HTTP/1.0 client, and Squid sends the bare status line. h11 is done
+        # with this connection; what it buffered is the tunnel's.
+        self.owner.write(CONNECT_ESTABLISHED)
         return self.http.trailing_data[0]
 
     def _tunnel_failed(self, error: OSError) -> None:

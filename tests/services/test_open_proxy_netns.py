@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -270,20 +271,39 @@ def test_nmap_service_detection_names_squid_and_socks(served, netns):
     ), result.stdout
 
 
-def test_nmap_open_proxy_scripts(served, netns):
+def nmap_proxy_scripts(netns, *arguments: str) -> str:
     result = netns.run(
         "nmap", "-n", "-Pn", "-p", "3128,1080",
-        "--script", "http-open-proxy,socks-open-proxy",
-        "--script-args", "proxy.url=http://www.example.test/",
+        "--script", "http-open-proxy,socks-open-proxy", *arguments,
         PROXY, timeout=120,
     )  # fmt: skip
-    print(result.stdout)
+    return result.stdout
 
-    assert "Potentially OPEN proxy." in result.stdout
-    assert re.search(r"Methods supported: ?GET HEAD\n", result.stdout), result.stdout
+
+def test_nmap_open_proxy_scripts(served, netns):
+    # With a test page of the proxy's own network, nmap finds GET and HEAD
+    # open; CONNECT to port 80 gets 408, so it does not list CONNECTION.
+    named = nmap_proxy_scripts(
+        netns, "--script-args", "proxy.url=http://www.example.test/"
+    )
+    # By default it wants Google's `Server: gws` from www.google.com, and
+    # resolves the SOCKS test host by DNS, which the namespace has none of:
+    # both scripts stay silent, as they would for a real Squid here.
+    default = nmap_proxy_scripts(netns)
+
+    assert "| http-open-proxy: Potentially OPEN proxy." in named
+    assert re.search(r"\|_Methods supported: ?GET HEAD\n", named), named
+    assert "socks-open-proxy" not in named
+    assert "open-proxy" not in default, default
     stopped_cleanly(served)
-    methods = {event["method"] for event in served.events("proxy.request")}
-    assert {"GET", "HEAD", "CONNECT"} <= methods
+    requests = served.events("proxy.request")
+    assert {(event["method"], event["outcome"]) for event in requests} >= {
+        ("GET", "page"),
+        ("HEAD", "page"),
+        ("CONNECT", "408"),
+    }
+    hops = {event["next_hop"] for event in requests}
+    assert {"www.example.test:80", "www.google.com:80"} <= hops
 
 
 # --- bad input ---------------------------------------------------------------
@@ -348,3 +368,52 @@ def test_bad_input_gets_errors_or_a_close_and_is_recorded(served, netns):
         "truncated",
         "garbage",
     ]
+
+
+# --- the shipped topology -----------------------------------------------------
+
+
+HONEYSPAM_BANNER = """
+    import socket
+
+    sock = socket.create_connection(("198.51.100.21", 8080), 10)
+    sock.sendall(b"CONNECT mx.example.test:25 HTTP/1.0\\r\\n\\r\\n")
+    stream = sock.makefile("rb")
+    print(stream.readline().decode().strip())
+    print(repr(stream.readline()))
+    print(stream.readline().decode().strip())
+    sock.sendall(b"QUIT\\r\\n")
+    print(stream.readline().decode().strip())
+"""
+
+
+def test_the_default_topologys_proxies_work_without_options(vnet, netns, state_dir):
+    text = Path("topologies/honeyspam.yaml").read_text()
+    served = vnet(text, "--state-dir", state_dir)
+
+    page = netns.run(
+        "curl", "-s", "-i", "--max-time", "10",
+        "-x", "http://198.51.100.20:3128", "http://shop.example.test/",
+    )  # fmt: skip
+    lines = python(netns, HONEYSPAM_BANNER).splitlines()
+    socks = subprocess.run(
+        netns.command(
+            "curl", "-s", "--max-time", "10", "--socks5-hostname",
+            "198.51.100.22:1080", "telnet://mx.mail.example.test:25",
+        ),
+        input="QUIT\r\n", capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+    assert page.stdout.startswith("HTTP/1.1 200 OK")
+    assert "Via: 1.1 proxy1.example.test (squid/3.5.27)" in page.stdout
+    assert "crawler-192.0.2.254_" in page.stdout
+    assert lines[:2] == ["HTTP/1.1 200 Connection established", "b'\\r\\n'"]
+    assert lines[2].startswith("220 mx.example.test ESMTP Sendmail")
+    assert lines[3].startswith("221 2.0.0 mx.example.test closing connection")
+    assert socks.stdout.startswith("220 mx.mail.example.test ESMTP Sendmail")
+    stopped_cleanly(served)
+    sessions = served.events("smtp.session")
+    assert {event.get("greeting_name") for event in sessions} >= {
+        "mx.example.test",
+        "mx.mail.example.test",
+    }

@@ -347,13 +347,16 @@ def test_smtp_sent_with_the_connect_request_reaches_the_relay():
         writer.write(
             b"CONNECT 198.51.100.30:587 HTTP/1.0\r\n\r\nEHLO eager.example.test\r\n"
         )
-        await reader.readuntil(b"\r\n\r\n")
+        established = await reader.readuntil(b"\r\n\r\n")
         greeting = await reader.readline()
         ehlo = await reader.readline()
         writer.close()
-        return greeting, ehlo
+        return established, greeting, ehlo
 
-    greeting, ehlo = run(client())
+    established, greeting, ehlo = run(client())
+
+    # Squid's bare status line, for an HTTP/1.0 client too.
+    assert established == b"HTTP/1.1 200 Connection established\r\n\r\n"
 
     assert greeting.startswith(b"220 [198.51.100.30] ESMTP")
     assert ehlo.startswith(b"250-[198.51.100.30]")
