@@ -49,10 +49,14 @@ class EventLog:
 
     def emit(self, event_id: str, **fields: Any) -> None:
         record = {"event": event_id, "time": timestamp(self._clock()), **fields}
+        self.write(record)
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Write a record that is already stamped (see vnet.events.tee)."""
         line = json.dumps(record, separators=(",", ":"), default=str)
         self._stream.write(line + "\n")
         self._stream.flush()
-        self.counts[event_id] += 1
+        self.counts[record["event"]] += 1
 
     def close(self) -> None:
         self._stream.close()
