@@ -158,6 +158,15 @@ class ProxyProtocol(asyncio.Protocol):
             assert self.transport is not None
             self.transport.write(data)
 
+    def limit_reading(self, buffered: int) -> None:
+        """Stop reading once `buffered` bytes wait for an answer we owe."""
+        if buffered > self.settings.max_request and self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.transport is not None and not self.closing:
+            self.transport.resume_reading()
+
     async def drained(self) -> None:
         await self._writable.wait()
 

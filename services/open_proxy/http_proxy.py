@@ -86,6 +86,10 @@ class HttpSession:
 
     def data_received(self, data: bytes) -> None:
         self.http.receive_data(data)
+        if self.busy:
+            # h11 buffers whatever comes while we owe an answer; past the
+            # request limit, stop reading and let the peer's window close.
+            self.owner.limit_reading(len(self.http.trailing_data[0]))
         self._serve()
 
     def eof_received(self) -> bool:

@@ -58,6 +58,8 @@ class SocksSession:
         if request is not None and self.request is None:
             self.request = request
             self._decide(request)
+        elif self.request is not None:
+            self.owner.limit_reading(len(self.socks.trailing))
 
     def eof_received(self) -> bool:
         if self.request is None:

@@ -59,6 +59,7 @@ class Tunnel:
         if self.client_eof:
             self.writer.write_eof()
         self._pump = self.owner.spawn(self._down())
+        self.owner.resume_reading()
 
     def incomplete(self) -> bool:
         return False

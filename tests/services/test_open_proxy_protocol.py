@@ -752,3 +752,24 @@ def test_an_expired_listing_lets_the_source_back(tmp_path):
         return await exchange(harness, GET)
 
     assert run(later()).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_a_client_that_floods_a_silent_hold_is_no_longer_read():
+    harness = Harness({"connect_other": "timeout", "hold": 0.2, "max_request": 4096})
+
+    async def client():
+        reader, writer = harness.connect()
+        writer.write(b"CONNECT www.example.test:443 HTTP/1.0\r\n\r\n")
+        for _ in range(64):
+            writer.write(b"x" * 1024)
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+        transport = writer.transport.other
+        paused = not transport.is_reading()
+        answer = await reader.read()
+        return paused, answer
+
+    paused, answer = run(client())
+
+    assert paused
+    assert answer == b""
