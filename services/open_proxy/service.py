@@ -32,42 +32,106 @@ SOCKS_PORTS = frozenset({1080, 1081, 1085, 1090, 9050})
 CONNECT_OTHER = ("408", "timeout", "refuse")
 BLACKLIST_ACTIONS = ("record", "refuse", "tarpit")
 
-_seconds = {"type": "number", "minimum": 0, "maximum": 86400 * 365}
+
+def _seconds(description: str) -> dict[str, Any]:
+    return {
+        "type": "number",
+        "minimum": 0,
+        "maximum": 86400 * 365,
+        "description": description,
+    }
+
 
 OPTIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "kind": {"enum": ["squid"]},
-        "version": {"type": "string", "pattern": r"^[0-9][0-9A-Za-z._-]{0,31}$"},
-        "visible_hostname": {"type": "string", "minLength": 1, "maxLength": 253},
+        "kind": {"enum": ["squid"], "description": "The proxy emulated."},
+        "version": {
+            "type": "string",
+            "pattern": r"^[0-9][0-9A-Za-z._-]{0,31}$",
+            "description": f"Squid's version (default {DEFAULT_VERSION}).",
+        },
+        "visible_hostname": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 253,
+            "description": "The name in Via and X-Cache; default the host's.",
+        },
         "protocols": {
             "type": "array",
             "items": {"enum": list(PROTOCOLS)},
             "minItems": 1,
             "uniqueItems": True,
+            "description": "What the port speaks; default SOCKS on 1080, "
+            "1081, 1085, 1090 and 9050, HTTP elsewhere.",
         },
-        "relay": {"type": "string", "minLength": 1},
+        "relay": {
+            "type": "string",
+            "minLength": 1,
+            "description": "host:port of the relay behind tunnels; default "
+            "the topology's smtp-relay hosts.",
+        },
         "relay_ports": {
             "type": "array",
             "items": {"type": "integer", "minimum": 1, "maximum": 65535},
             "uniqueItems": True,
+            "description": "Tunnels to these ports go to the relay (25, 587).",
         },
-        "maze": {"type": "string", "minLength": 1},
-        "connect_other": {"enum": list(CONNECT_OTHER)},
-        "answer_delay": _seconds,
-        "hold": _seconds,
-        "request_timeout": _seconds,
-        "max_request": {"type": "integer", "minimum": 1024, "maximum": 1 << 24},
-        "max_body": {"type": "integer", "minimum": 0, "maximum": 1 << 30},
-        "socks_auth": {"enum": ["prefer-password", "prefer-none"]},
-        "trap_addresses": {"type": "integer", "minimum": 0, "maximum": 100},
+        "maze": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The web-maze host whose site proxied GETs get, or "
+            "`generated` for plain pages; default the topology's first.",
+        },
+        "connect_other": {
+            "enum": list(CONNECT_OTHER),
+            "description": "Tunnels to other ports: 408 (default), refuse, "
+            "or timeout (say nothing, close after `hold`).",
+        },
+        "answer_delay": _seconds("Wait this long before a 408 or a refusal."),
+        "hold": _seconds("How long `timeout` holds a connection (120)."),
+        "request_timeout": _seconds(
+            "Close a client whose request is not whole within this time (30)."
+        ),
+        "max_request": {
+            "type": "integer",
+            "minimum": 1024,
+            "maximum": 1 << 24,
+            "description": "Largest request line and headers (65536).",
+        },
+        "max_body": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 1 << 30,
+            "description": "Largest request body read (1 MiB).",
+        },
+        "socks_auth": {
+            "enum": ["prefer-password", "prefer-none"],
+            "description": "The SOCKS 5 method chosen when both are offered.",
+        },
+        "trap_addresses": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 100,
+            "description": "Trap addresses on a generated page (3).",
+        },
         "blacklist": {
             "type": "object",
+            "description": "List every source that uses the proxy.",
             "properties": {
-                "action": {"enum": list(BLACKLIST_ACTIONS)},
-                "expiry": _seconds,
-                "path": {"type": "string", "minLength": 1},
-                "tarpit": _seconds,
+                "action": {
+                    "enum": list(BLACKLIST_ACTIONS),
+                    "description": "What a listed source gets: record (only "
+                    "list it, the default), refuse, or tarpit.",
+                },
+                "expiry": _seconds("How long a listing lasts (86400)."),
+                "path": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "The list's file; default "
+                    "<state dir>/open-proxy/blacklist.jsonl.",
+                },
+                "tarpit": _seconds("How long a tarpitted source is held (600)."),
             },
             "additionalProperties": False,
         },

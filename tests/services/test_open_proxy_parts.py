@@ -26,6 +26,7 @@ from services.open_proxy.targets import (
 )
 from vnet.config import loads
 from vnet.service.api import Environment, ServiceError
+from vnet.service.options import OptionsError, check_options
 
 # --- targets -----------------------------------------------------------------
 
@@ -336,3 +337,24 @@ def test_the_maze_option_names_a_maze_host(tmp_path):
     assert isinstance(maze_source("generated", environment, 3), GeneratedPages)
     with pytest.raises(ServiceError):
         OpenProxy({"maze": "relay1.example.test"}, environment)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"connect_other": "drop"},
+        {"relay_ports": [0]},
+        {"protocols": []},
+        {"blacklist": {"action": "ban"}},
+        {"version": "3.5; rm -rf"},
+        {"max_request": 10},
+        {"colour": "red"},
+    ],
+)
+def test_options_the_schema_refuses(options):
+    with pytest.raises(OptionsError):
+        check_options(OpenProxy, options)
+
+
+def test_the_default_topologys_bindings_need_no_options():
+    assert check_options(OpenProxy, {}) == {}
