@@ -103,7 +103,7 @@ class ProxyProtocol(asyncio.Protocol):
         self.start_timer(self.settings.request_timeout, self.request_timeout)
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
+        if self.closing or not data:
             return
         self.received += len(data)
         if len(self.sample) < SAMPLE:

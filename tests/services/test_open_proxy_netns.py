@@ -88,6 +88,8 @@ def test_curl_through_the_proxy_gets_a_page_with_trap_addresses(served, netns):
     result = netns.run(
         "curl", "-s", "-i", "--max-time", "10",
         "-x", f"http://{PROXY}:3128", "http://www.example.test/",
+        "-H", "X-Forwarded-For: 203.0.113.66",
+        "-H", "Via: 1.1 gw.example (squid/2.6.STABLE21)",
     )  # fmt: skip
     # Text mode has turned the CRLFs into newlines.
     head, _, body = result.stdout.partition("\n\n")
@@ -106,6 +108,11 @@ def test_curl_through_the_proxy_gets_a_page_with_trap_addresses(served, netns):
     assert request["peer"] == KERNEL
     assert request["next_hop"] == "www.example.test:80"
     assert request["host"] == PROXY
+    # Two enemy hops from one connection: the one we saw, and the earlier
+    # proxy and client its headers admit to.
+    [chain] = served.events("proxy.chain")
+    assert (chain["peer"], chain["hops"]) == (KERNEL, ["203.0.113.66", "gw.example"])
+    assert chain["connection"] == request["connection"]
 
 
 def test_curl_connect_to_443_gets_408(served, netns):
