@@ -4,11 +4,13 @@ The topology is a name server on udp/53 and tcp/53 (one set of options for
 both, through a YAML anchor), a web host, a mail sink for the trap domain,
 and eight hosts whose addresses a pool name hands out. The clients are dig,
 host, ping, swaks, nmap, and Python sending garbage from inside the
-namespace.
+namespace; a second topology serves the web maze, which wget crawls by
+name through a resolv.conf made by `resolv_conf`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import sys
@@ -237,22 +239,28 @@ def test_nmap_names_the_server_bind_over_udp_and_tcp(served, netns):
     assert all(event["class"] == "CH" for event in versions)
 
 
-def test_tools_resolve_through_the_written_resolv_conf(served, netns, tmp_path):
-    # What `vnet run --resolver` is to do: put resolv_conf(topology) where
-    # `ip netns exec` mounts it over /etc/resolv.conf.
-    topology = vnet.config.loads(TOPOLOGY)
+@contextlib.contextmanager
+def resolver(netns, topology_text: str):
+    """What `vnet run --resolver` is to do: put resolv_conf(topology) where
+    `ip netns exec` mounts it over /etc/resolv.conf, and take it away."""
     directory = Path("/etc/netns") / netns.name
     directory.mkdir(parents=True)
     try:
-        (directory / "resolv.conf").write_text(resolv_conf(topology))
+        text = resolv_conf(vnet.config.loads(topology_text))
+        (directory / "resolv.conf").write_text(text)
+        yield
+    finally:
+        shutil.rmtree(directory)
+
+
+def test_tools_resolve_through_the_written_resolv_conf(served, netns):
+    with resolver(netns, TOPOLOGY):
         mx = netns.run("host", "-t", "mx", "example.test", timeout=30)
         short_name = netns.run("getent", "hosts", "www", timeout=30)
         mail = netns.run(
             "swaks", "--to", "someone@example.test", "--from", "me@example.test",
             "--timeout", "20", timeout=60, check=False,
         )  # fmt: skip
-    finally:
-        shutil.rmtree(directory)
 
     assert "mail is handled by 10 mx.example.test." in mx.stdout
     assert short_name.stdout.split() == ["198.51.100.10", "www.example.test"]
@@ -261,3 +269,47 @@ def test_tools_resolve_through_the_written_resolv_conf(served, netns, tmp_path):
     [stored] = served.events("smtp.message.stored")
     assert stored["recipients"] == ["someone@example.test"]
     assert stored["host"] == "198.51.100.30"
+    mx_lookups = [e for e in served.events("dns.query") if e["type"] == "MX"]
+    assert {e["trap_domain"] for e in mx_lookups} == {"example.test"}
+
+
+MAZE = """
+version: 1
+attach: {tap: vnet0, host_address: 192.0.2.254/24}
+trap_domains: [example.test]
+templates:
+  web:
+    personality: "Linux 2.6.32 - 3.10"
+    tcp: closed
+    ports:
+      tcp/80: {service: web-maze, options: {links: {min: 2, max: 3}}}
+  dns:
+    ports:
+      udp/53: {service: dns}
+      tcp/53: {service: dns}
+hosts:
+  - {address: 198.51.100.10, name: www.example.test, template: web}
+  - {address: 198.51.100.11, name: shop.example.test, template: web}
+  - {address: 198.51.100.53, name: ns.example.test, template: dns}
+"""
+
+
+def test_wget_crawls_the_maze_across_servers_by_name(vnet, netns, state_dir, tmp_path):
+    require_tool("wget")
+    served = vnet(MAZE, "--state-dir", state_dir)
+    hosts = "www.example.test,shop.example.test"
+
+    with resolver(netns, MAZE):
+        netns.run(
+            "wget", "-q", "-r", "-l", "3", "-e", "robots=off", "-H", "-D", hosts,
+            "-T", "5", "-t", "1", "-P", str(tmp_path / "crawl"),
+            "http://www.example.test/", timeout=120, check=False,
+        )  # fmt: skip
+
+    saved = {path.name for path in (tmp_path / "crawl").iterdir()}
+    assert saved == {"www.example.test", "shop.example.test"}
+    stopped_cleanly(served)
+    asked = {e["name"] for e in served.events("dns.query") if e["type"] == "A"}
+    assert {"www.example.test.", "shop.example.test."} <= asked
+    vhosts = {e["vhost"] for e in served.events("web.request")}
+    assert vhosts == {"www.example.test", "shop.example.test"}
