@@ -226,9 +226,9 @@ class ZoneBuilder:
         for address, owner in self.by_address.items():
             if names.is_under(owner, origin):
                 layer.add(owner, _address_rrset(ttl, [address]))
-        for server, address in self.nameservers:
-            if address is not None and names.is_under(server, origin):
-                layer.add(server, _address_rrset(ttl, [address]))
+        for server, server_address in self.nameservers:
+            if server_address is not None and names.is_under(server, origin):
+                layer.add(server, _address_rrset(ttl, [server_address]))
 
     def _add_mail(self, layer: StaticLayer, origin: Name) -> None:
         ttl = self.settings.ttl

@@ -117,10 +117,13 @@ class NameFault(BufferError):
 class QueryBuffer(DNSBuffer):
     """A DNSBuffer whose name decoder a hostile peer cannot loop or overrun."""
 
+    offset: int
+    data: bytearray
+
     def decode_name(self, last: int = -1) -> DNSLabel:
         labels: list[bytes] = []
         wire_length = 1
-        position = self.offset
+        position: int = self.offset
         resume: int | None = None
         visited: set[int] = set()
         while True:

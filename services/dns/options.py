@@ -171,7 +171,7 @@ class Settings:
     nameservers: tuple[str, ...] = ()
     contact: str | None = None
     serial: int | None = None
-    soa_times: tuple[int, int, int, int] = tuple(DEFAULT_SOA_TIMES.values())
+    soa_times: tuple[int, ...] = tuple(DEFAULT_SOA_TIMES.values())
     spf: str | None = DEFAULT_SPF
     generated_names: str | None = DEFAULT_GENERATED
     pools: tuple[Pool, ...] = ()
@@ -190,7 +190,7 @@ class Settings:
             nameservers=tuple(options.get("nameservers", ())),
             contact=options.get("contact"),
             serial=options.get("serial"),
-            soa_times=tuple(soa[key] for key in DEFAULT_SOA_TIMES),  # type: ignore[arg-type]
+            soa_times=tuple(soa[key] for key in DEFAULT_SOA_TIMES),
             spf=_spf(options.get("spf", True)),
             generated_names=options.get("generated_names", DEFAULT_GENERATED) or None,
             pools=tuple(Pool(**pool) for pool in options.get("pools", ())),

@@ -206,7 +206,7 @@ def _target(record: RR) -> Name | None:
 
 
 def soa_rrset(
-    mname: Name, rname: Name, serial: int, times: tuple[int, int, int, int], ttl: int
+    mname: Name, rname: Name, serial: int, times: tuple[int, ...], ttl: int
 ) -> RRset:
     """An SOA record set; `times` are refresh, retry, expire and minimum."""
     rdata = SOA(DNSLabel(mname), DNSLabel(rname), (serial, *times))
