@@ -18,10 +18,11 @@ shipped by the distribution that the host's personality suggests:
   LimitRequestFieldSize 8190, LimitRequestFields 100, KeepAliveTimeout 5,
   MaxKeepAliveRequests 100, and mod_reqtimeout's header=20-40,MinRate=500.
 
-Deliberately left out: mod_deflate compression (Vary is sent, the body is
-never compressed), ranges (Accept-Ranges is sent, Range is ignored and
-the whole page is sent, which RFC 9110 allows), and Apache 1.3's own
-pages (a 1.3 banner gets 2.2's pages).
+Limitation: no mod_deflate compression; Vary is sent, the body never
+compressed, which Apache also does for clients that ask for none.
+Limitation: Range is ignored and the whole page sent (RFC 9110 allows it),
+though Accept-Ranges says bytes.
+Limitation: an Apache 1.3 banner (OpenBSD hosts) gets 2.2's error pages.
 """
 
 from __future__ import annotations

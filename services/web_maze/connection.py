@@ -6,9 +6,10 @@ what Apache does around it:
 
 - the limits: a request line over 8190 bytes is 414, a header field over
   8190 bytes or more than 100 fields is 400, a body over `max_body` is
-  413, a bad Host is 400, an unknown method 501, a known one the maze
-  does not serve 405; each is answered, recorded, and the connection
-  closed;
+  413, a bad Host is 400, an unknown method 501; each is answered,
+  recorded with what was wrong, and the connection closed. A method
+  Apache knows but a static site does not serve (PUT, DELETE, TRACE...)
+  is 405 on a connection that stays open;
 - mod_reqtimeout: the head must arrive within 20 s, extended by a second
   per 500 bytes up to 40 s, and a body within 20 s; a slowloris client
   gets 408 and is closed. An idle connection is closed silently after 5 s
@@ -51,6 +52,7 @@ SERVED = frozenset((b"GET", b"HEAD", b"POST"))
 CLOSING = frozenset((400, 408, 413, 414, 501))
 _HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
 _SAMPLE = 120
+LINGER = 2.0
 
 
 class MazeConnection(asyncio.Protocol):
@@ -80,6 +82,7 @@ class MazeConnection(asyncio.Protocol):
         self.sent = 0
         self.write_paused = False
         self.waiting_to_resume = False
+        self.advancing = False
 
     # asyncio callbacks --------------------------------------------------
 
@@ -98,7 +101,11 @@ class MazeConnection(asyncio.Protocol):
         self._advance()
 
     def eof_received(self) -> bool:
-        if self.stage != "closing" and self.http.their_state is not h11.CLOSED:
+        if self.stage == "closing":
+            assert self.transport is not None
+            self.transport.close()
+            return True
+        if self.http.their_state is not h11.CLOSED:
             self.http.receive_data(b"")
             self._advance()
         # Keep our half open: a request that came before the EOF is still
@@ -109,6 +116,9 @@ class MazeConnection(asyncio.Protocol):
         self._cancel_timer()
         if self.reply is not None:
             self._record(self.reply.status, aborted=True)
+        elif self.stage == "busy" and self.request is not None:
+            # The peer left while its answer was still being delayed.
+            self._record(0, aborted=True)
         self._release()
         self.stage = "closing"
 
@@ -124,6 +134,18 @@ class MazeConnection(asyncio.Protocol):
     # Reading requests -----------------------------------------------------
 
     def _advance(self) -> None:
+        # An answer given at once starts the next cycle from inside this
+        # loop; the loop then reads the next pipelined request, instead of
+        # a recursion as deep as the pipeline.
+        if self.advancing:
+            return
+        self.advancing = True
+        try:
+            self._read_events()
+        finally:
+            self.advancing = False
+
+    def _read_events(self) -> None:
         while self.stage in ("idle", "head", "body"):
             try:
                 event = self.http.next_event()
@@ -448,10 +470,24 @@ class MazeConnection(asyncio.Protocol):
             self.plan = FULL_SPEED
 
     def _close(self) -> None:
+        """Closes the way Apache's lingering close does.
+
+        Closing a socket with unread bytes makes the kernel send RST, and
+        an RST can destroy the answer before the peer reads it. So the
+        sending half is shut first, and whatever still comes is read and
+        dropped until the peer closes, or for LINGER seconds at most.
+        """
         self._cancel_timer()
         self.stage = "closing"
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        transport.resume_reading()
+        self.timer = self.loop.call_later(LINGER, transport.close)
 
     # Records ----------------------------------------------------------------
 

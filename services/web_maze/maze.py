@@ -131,8 +131,8 @@ class VisitorState:
 def maze_hosts(topology: Any) -> list[MazeHost]:
     """Every host of the topology with a TCP port served by the web maze.
 
-    A host entry that spans a range contributes its first 256 addresses:
-    enough to wander, without a link list of a /16.
+    Limitation: a host entry that spans a range contributes only its first
+    256 addresses: enough to wander, without a link list of a /16.
     """
     if topology is None:
         return []
@@ -257,6 +257,9 @@ class Maze:
         if _not_modified(request, etag, mtime):
             return Reply(304, server.reason(304), [("ETag", etag)], None, [])
         state.pages += 1
+        # Limitation: opaque addresses vary in length with their names, so
+        # two visits (or a HEAD and a GET) may see Content-Lengths a few
+        # bytes apart, where a static file would keep one.
         issued = self._issue(template, request, visitor, events, now)
         segments = template.segments([address.encode("ascii") for address in issued])
         reply = Reply(200, "OK", [], "text/html", segments, tuple(issued))

@@ -14,8 +14,9 @@ a robot that ignored the rules. A crawler that fetches any other page has
 read and ignored them, or never read them; either way `web.robots.ignored`
 records it once per visitor.
 
-Matching uses the request target as sent, path and query, without
-percent-decoding: the generated links never contain escapes.
+Limitation: matching uses the request target as sent, path and query,
+without the percent-encoding normalisation of section 2.2.2; the maze's
+own links never contain escapes.
 """
 
 from __future__ import annotations
