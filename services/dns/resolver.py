@@ -11,10 +11,20 @@ the order the topology lists them (a range counts by its first address),
 at most three as glibc reads no more (MAXNS). The search list is the
 forward zones, so `www` alone finds www.example.test. A short timeout and
 few attempts keep a tool from hanging for long if vnet is not serving.
+
+`install_resolv_conf` and `remove_resolv_conf` put the file in place and
+take it away. vnet drops root after starting, so the file's directory is
+handed to the unprivileged user; that user can then remove the file, though
+not the directory in root's /etc/netns, which stays behind, empty and
+harmless. A resolv.conf that is already there belongs to someone else: it
+is neither overwritten nor removed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 from services.dns import names
@@ -22,6 +32,7 @@ from services.dns.generate import dns_hosts, forward_zones
 from services.dns.options import Settings
 from vnet.service.options import plain
 
+NETNS_ETC = Path("/etc/netns")
 RESOLVER_PORT = ("udp", 53)
 MAX_NAMESERVERS = 3
 MAX_SEARCH = 6
@@ -66,3 +77,39 @@ def _udp_servers(topology: Any) -> list[Any]:
         if (port := host.template.ports.get(RESOLVER_PORT)) is not None
         and port.service_name == "dns"
     ]
+
+
+def install_resolv_conf(
+    topology: Any,
+    namespace: str,
+    owner: tuple[int, int] | None = None,
+    root: Path = NETNS_ETC,
+) -> Path:
+    """Write resolv_conf(topology) for `namespace`; the path written.
+
+    `owner` (uid, gid) gets the directory, so that it may remove the file
+    later. NoNameServer as resolv_conf; FileExistsError if the namespace
+    already has a resolv.conf; ValueError for a name that is not one.
+    """
+    if not namespace or "/" in namespace or namespace in (".", ".."):
+        raise ValueError(f"{namespace!r} is not a namespace name")
+    text = resolv_conf(topology)
+    directory = root / namespace
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "resolv.conf"
+    with open(path, "x", encoding="ascii") as stream:
+        stream.write(text)
+    if owner is not None:
+        os.chown(directory, *owner)
+        os.chown(path, *owner)
+    return path
+
+
+def remove_resolv_conf(path: Path) -> None:
+    """Remove what install_resolv_conf wrote, and its directory if allowed."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    # Only root may remove the directory from /etc/netns; after the drop
+    # of privileges it stays, empty.
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()

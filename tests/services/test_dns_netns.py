@@ -16,12 +16,11 @@ import shutil
 import sys
 import tempfile
 import textwrap
-from pathlib import Path
 
 import pytest
 
 import vnet.config
-from services.dns import resolv_conf
+from services.dns.resolver import install_resolv_conf, remove_resolv_conf
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.netns
@@ -243,14 +242,12 @@ def test_nmap_names_the_server_bind_over_udp_and_tcp(served, netns):
 def resolver(netns, topology_text: str):
     """What `vnet run --resolver` is to do: put resolv_conf(topology) where
     `ip netns exec` mounts it over /etc/resolv.conf, and take it away."""
-    directory = Path("/etc/netns") / netns.name
-    directory.mkdir(parents=True)
+    path = install_resolv_conf(vnet.config.loads(topology_text), netns.name)
     try:
-        text = resolv_conf(vnet.config.loads(topology_text))
-        (directory / "resolv.conf").write_text(text)
         yield
     finally:
-        shutil.rmtree(directory)
+        remove_resolv_conf(path)
+    assert not path.parent.exists()
 
 
 def test_tools_resolve_through_the_written_resolv_conf(served, netns):

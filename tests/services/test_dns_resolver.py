@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import vnet.config
 from services.dns import nameserver_addresses, resolv_conf
-from services.dns.resolver import NoNameServer
+from services.dns.resolver import (
+    NoNameServer,
+    install_resolv_conf,
+    remove_resolv_conf,
+)
 from tests.services.test_dns_zone import TOPOLOGY
 
 
@@ -62,3 +68,44 @@ def test_a_topology_without_dns_on_udp_53_has_no_resolver():
     assert nameserver_addresses(topology) == []
     with pytest.raises(NoNameServer, match="udp/53"):
         resolv_conf(topology)
+
+
+def test_install_writes_the_file_and_remove_takes_it_and_its_directory(tmp_path):
+    topology = vnet.config.loads(TOPOLOGY)
+
+    path = install_resolv_conf(topology, "vnet-demo", root=tmp_path)
+
+    assert path == tmp_path / "vnet-demo" / "resolv.conf"
+    assert path.read_text() == resolv_conf(topology)
+    remove_resolv_conf(path)
+    assert not (tmp_path / "vnet-demo").exists()
+    remove_resolv_conf(path)  # twice is harmless
+
+
+def test_a_resolv_conf_already_there_is_left_alone(tmp_path):
+    (tmp_path / "ns").mkdir()
+    (tmp_path / "ns" / "resolv.conf").write_text("nameserver 192.0.2.1\n")
+
+    with pytest.raises(FileExistsError):
+        install_resolv_conf(vnet.config.loads(TOPOLOGY), "ns", root=tmp_path)
+
+    assert (tmp_path / "ns" / "resolv.conf").read_text() == "nameserver 192.0.2.1\n"
+
+
+@pytest.mark.parametrize("name", ["", "..", "a/b"])
+def test_names_that_would_leave_the_directory_are_refused(tmp_path, name):
+    with pytest.raises(ValueError, match="not a namespace name"):
+        install_resolv_conf(vnet.config.loads(TOPOLOGY), name, root=tmp_path)
+
+
+def test_the_unprivileged_owner_can_remove_the_file_after_the_drop(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("changing owners needs root")
+    nobody = (65534, 65534)
+
+    path = install_resolv_conf(
+        vnet.config.loads(TOPOLOGY), "ns", owner=nobody, root=tmp_path
+    )
+
+    for item in (path, path.parent):
+        assert (item.stat().st_uid, item.stat().st_gid) == nobody
