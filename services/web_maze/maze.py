@@ -393,7 +393,7 @@ class Maze:
             style = self._names.choice(("crawler", "opaque"))
         if style == "crawler" or ":" in ip:
             return traps.crawler_address(ip, when, domain)
-        prefix = _name_prefix(hint, self._names)
+        prefix = name_prefix(hint, self._names)
         return traps.opaque_address(self.secret, prefix, ip, when, domain)
 
     # Visitors -------------------------------------------------------------
@@ -498,7 +498,7 @@ _PREFIX_SHAPES = (
 )  # fmt: skip
 
 
-def _name_prefix(hint: str, rng: random.Random) -> str:
+def name_prefix(hint: str, rng: random.Random) -> str:
     """A prefix like a person's or a desk's address: `anna.schmidt.`."""
     names = [ascii_fold(part) for part in hint.split()]
     names = [name for name in names if name]

@@ -276,7 +276,11 @@ def _issued_records(path: Path, address: str) -> Iterator[dict]:
         for line in stream:
             if wanted not in line.lower():
                 continue
-            record = json.loads(line)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                # A line cut short by a kill; the others still count.
+                continue
             if record.get("event") != "web.address.issued":
                 continue
             if str(record.get("address", "")).lower() == wanted:

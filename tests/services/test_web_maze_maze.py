@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import itertools
+import random
 import re
 import urllib.robotparser
 from collections import Counter
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.web_maze import apache, decode
-from services.web_maze.maze import Maze, Request, Visitor, maze_hosts
+from services.web_maze.maze import Maze, Request, Visitor, maze_hosts, name_prefix
 from services.web_maze.options import Settings
 from services.web_maze.robots import Robots
 from services.web_maze.service import ProxyPages, WebMaze, maze_for
-from services.web_maze.traps import is_valid_address
+from services.web_maze.traps import is_valid_address, opaque_address
 from vnet.config import loads
 from vnet.service.api import Environment, ServiceError
 
 NOW = 1_796_297_912.5
+SECRET = bytes(range(32))
 AGENT = "Mozilla/5.0 (compatible; Harvester/2.1)"
 VISITOR = Visitor("203.0.113.50", AGENT)
 
@@ -387,6 +391,15 @@ def test_opaque_addresses_take_the_name_shown_beside_them(environment):
         parts = [part for part in re.split(r"[._-]", local) if len(part) > 2]
         named += any(part in text.lower().replace(address, "") for part in parts)
     assert named >= len(reply.addresses) // 2
+
+
+@given(hint=st.text(max_size=60))
+def test_any_name_beside_an_address_makes_a_valid_one(hint):
+    prefix = name_prefix(hint, random.Random(7))
+    address = opaque_address(SECRET, prefix, "192.0.2.1", 1_796_297_912_000, "x.test")
+
+    assert is_valid_address(address)
+    assert decode(address, SECRET).ip == "192.0.2.1"
 
 
 def test_head_issues_no_address_but_tells_the_length(environment):
