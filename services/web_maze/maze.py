@@ -107,19 +107,23 @@ class Reply:
         return sum(len(segment) for segment in self.segments)
 
 
+_EMPTY: frozenset = frozenset()
+
+
 class VisitorState:
     """What the maze remembers of one source address.
 
     robots.txt is per crawler, so its fetches and violations are kept per
     (virtual host, User-Agent) and per User-Agent; a few dozen of each are
-    enough to tell the crawlers behind one address apart.
+    enough to tell the crawlers behind one address apart. Both stay
+    the shared empty frozenset until used: most visitors never need a set.
     """
 
     __slots__ = ("robots_read", "ignoring", "pages")
 
     def __init__(self) -> None:
-        self.robots_read: set[tuple[str, str]] = set()
-        self.ignoring: set[str] = set()
+        self.robots_read: frozenset[tuple[str, str]] = _EMPTY
+        self.ignoring: frozenset[str] = _EMPTY
         self.pages = 0
 
     @property
@@ -227,7 +231,7 @@ class Maze:
             return self.error(server, request, problem)
         if path == "/robots.txt":
             if len(state.robots_read) < MAX_AGENTS:
-                state.robots_read.add((request.vhost, visitor.user_agent))
+                state.robots_read |= {(request.vhost, visitor.user_agent)}
             return self._robots(server, request)
         self._check_robots(request, visitor, state, events)
         route = self.generator.route(request.vhost, path)
@@ -417,7 +421,7 @@ class Maze:
             return
         if len(state.ignoring) >= MAX_AGENTS:
             return
-        state.ignoring.add(agent)
+        state.ignoring |= {agent}
         log.info("%s ignores robots.txt: %s", visitor.ip, request.target)
         events.emit(
             "web.robots.ignored",
