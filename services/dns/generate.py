@@ -197,6 +197,10 @@ class ZoneBuilder:
         )
         zone = Zone(origin, soa, ns)
         zone.layers = self._layers(origin)
+        # NS records given in the options are the zone's authority too.
+        apex = zone.layers[-1](origin, random.Random())
+        if apex and QTYPE.NS in apex:
+            zone.ns = apex[QTYPE.NS]
         return zone
 
     def _layers(self, origin: Name) -> list[Any]:

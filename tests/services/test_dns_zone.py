@@ -372,6 +372,17 @@ def test_records_of_one_name_and_type_are_one_set_with_the_lowest_ttl():
     assert {record.ttl for record in reply.rr} == {60}
 
 
+def test_ns_records_in_the_options_are_the_authority_of_every_answer():
+    records = [{"name": "example.test", "type": "NS", "value": "ns2.example.test"}]
+    responder = make_responder({"records": records})
+
+    ns, _ = ask(responder, "example.test", "NS")
+    www, _ = ask(responder, "www.example.test")
+
+    assert rdata(ns.rr) == ["ns2.example.test."]
+    assert rdata(www.auth) == ["ns2.example.test."]
+
+
 def test_a_cname_is_followed_inside_the_zones_and_not_beyond():
     records = [
         {"name": "web.example.test", "type": "CNAME", "value": "www.example.test"},
