@@ -24,7 +24,7 @@ from vnet.config.model import (
     thaw,
 )
 from vnet.config.schema import schema
-from vnet.config.summary import summarize
+from vnet.config.summary import show_routes, summarize
 
 __all__ = [
     "POLICIES",
@@ -40,6 +40,7 @@ __all__ = [
     "load",
     "loads",
     "schema",
+    "show_routes",
     "suggest",
     "summarize",
     "thaw",

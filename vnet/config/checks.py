@@ -10,7 +10,8 @@ more than one value at a time, is checked here, while the model is built:
   chain of `inherits` comes back on itself;
 - ports: numbers from 1 to 65535, a service or a policy but not both;
 - hosts: a name or a MAC only on a single address, each name and MAC once,
-  no multicast or all-zero MAC, uptime within bounds.
+  no multicast or all-zero MAC, uptime within bounds;
+- routers, links, networks and shaping: see `vnet.config.routing`.
 
 The first problem found ends the build with a TopologyError.
 """
@@ -41,6 +42,7 @@ from vnet.config.model import (
     format_address,
     freeze,
 )
+from vnet.config.routing import RoutingChecks, ShapingChecks
 from vnet.config.source import FieldPath, Marks
 
 # One entry may cover a /8. The address plan keeps a range as one interval,
@@ -109,6 +111,9 @@ class _Builder:
         self.check_overlaps(hosts)
         self.check_unique(hosts, "name", lambda host: host.name and host.name.lower())
         self.check_unique(hosts, "mac", lambda host: host.mac)
+        routing_checks = RoutingChecks(self, attach)
+        routing = routing_checks.routing(hosts)
+        shaping = ShapingChecks(routing_checks).shaping(self.data.get("shaping"))
 
         return Topology(
             path=self.path,
@@ -119,6 +124,8 @@ class _Builder:
             default_template=default,
             trap_domains=tuple(self.data.get("trap_domains", ())),
             marks=self.marks,
+            routing=routing,
+            shaping=shaping,
         )
 
     # attach

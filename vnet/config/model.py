@@ -198,9 +198,159 @@ class HostSpec:
         return self.first <= address <= self.last
 
 
+DEFAULT_QUEUE = 64
+TAP_SIDE = "tap"
+
+
+@dataclass(frozen=True)
+class LinkShape:
+    """What one direction of a link does to packets.
+
+    Times are seconds, `loss` a fraction from 0 to 1, `bandwidth` bits per
+    second (None: unlimited), `queue` packets.
+    """
+
+    latency: float = 0.0
+    jitter: float = 0.0
+    loss: float = 0.0
+    bandwidth: float | None = None
+    queue: int = DEFAULT_QUEUE
+
+
+@dataclass(frozen=True)
+class LinkSpec:
+    """A link used both ways: `forward` from `a` to `b`, `reverse` back.
+
+    The ends are router names, TAP_SIDE for the TAP link, or a network's
+    CIDR. `origin` is the field that configured it (empty for a default).
+    """
+
+    a: str
+    b: str
+    forward: LinkShape
+    reverse: LinkShape
+    origin: FieldPath = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.a}-{self.b}"
+
+    def towards(self, end: str) -> LinkShape:
+        """The direction that arrives at `end`."""
+        return self.forward if end == self.b else self.reverse
+
+    def away_from(self, end: str) -> LinkShape:
+        """The direction that leaves `end`."""
+        return self.reverse if end == self.b else self.forward
+
+
+@dataclass(frozen=True)
+class RouterSpec:
+    """One router. Its first address is where its own ICMP messages come from."""
+
+    name: str
+    addresses: tuple[int, ...]
+    personality: str | None
+    index: int
+
+    @property
+    def address(self) -> int:
+        return self.addresses[0]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A CIDR block behind `router`, reached over `link` (router -> network).
+
+    `first` and `last` span the whole block. `unreachable` is None, or the
+    kind of ICMP destination unreachable its router answers: net, host, admin.
+    """
+
+    cidr: str
+    first: int
+    last: int
+    router: str
+    link: LinkSpec
+    unreachable: str | None
+    index: int
+
+    def __contains__(self, address: int) -> bool:
+        return self.first <= address <= self.last
+
+
+@dataclass(frozen=True)
+class Routing:
+    """The routers, the links between them and the networks behind them.
+
+    `paths` maps each router to the routers a packet from the TAP passes to
+    reach it, entry first and that router last; `links` holds every link by
+    its two ends in both orders, the TAP link included.
+    """
+
+    routers: Mapping[str, RouterSpec]
+    entry: str
+    entry_link: LinkSpec
+    networks: tuple[NetworkSpec, ...]
+    paths: Mapping[str, tuple[str, ...]]
+    links: Mapping[tuple[str, str], LinkSpec]
+
+    def hops(self, router: str) -> tuple[tuple[LinkSpec, str], ...]:
+        """The links from the TAP to `router`, each with the end it reaches."""
+        path = (TAP_SIDE, *self.paths[router])
+        return tuple(
+            (self.links[(near, far)], far)
+            for near, far in zip(path, path[1:], strict=False)
+        )
+
+    def network_of(self, address: int) -> NetworkSpec | None:
+        for network in self.networks:
+            if address in network:
+                return network
+        return None
+
+
+@dataclass(frozen=True)
+class DelayGrowth:
+    """Shaping's added delay: `step` seconds per visit past `after`, up to `max`.
+
+    `variation` is a fraction: how far the delay wanders around that value.
+    """
+
+    after: int
+    step: float
+    max: float
+    variation: float
+
+
+@dataclass(frozen=True)
+class ShapingLimits:
+    """Limits for one source address or one /24; None means no limit."""
+
+    connections_per_minute: int | None = None
+    concurrent: int | None = None
+    bandwidth: float | None = None
+    queue: int = DEFAULT_QUEUE
+    delay: DelayGrowth | None = None
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """Traffic shaping against abusive sources (the `shaping` section)."""
+
+    per_source: ShapingLimits | None
+    per_subnet: ShapingLimits | None
+    forget_after: float = 600.0
+    max_sources: int = 65_536
+
+
 @dataclass(frozen=True)
 class Topology:
-    """A checked topology file. `raw` is its data, frozen, as written."""
+    """A checked topology file. `raw` is its data, frozen, as written.
+
+    `routing` is None when the file has no routers: then every host is
+    reached directly over the TAP link. `shaping` is None without a
+    `shaping` section.
+    """
 
     path: str
     attach: Attach
@@ -210,6 +360,8 @@ class Topology:
     default_template: str | None = None
     trap_domains: tuple[str, ...] = ()
     marks: Marks = field(default_factory=Marks, repr=False, compare=False)
+    routing: Routing | None = None
+    shaping: Shaping | None = None
 
     @property
     def host_count(self) -> int:

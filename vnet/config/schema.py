@@ -23,6 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
+from vnet.config import units
 from vnet.config.errors import (
     MISSING,
     TopologyError,
@@ -322,4 +323,7 @@ _EXPLAINERS: dict[str, _Explainer] = {
     "uniqueItems": _repeated_item,
 }
 
-_HINTS: dict[str, Callable[[object], str | None]] = {"port": _port_hint}
+_HINTS: dict[str, Callable[[object], str | None]] = {
+    "port": _port_hint,
+    "bandwidth": units.rate_hint,
+}
