@@ -9,16 +9,18 @@ pointers by recursion, so two pointers that point at each other (each
 guarded by a label that covers the other) recurse until Python's stack
 runs out, and it refuses labels that are not UTF-8, which DNS allows.
 `QueryBuffer` decodes names itself, iteratively, and rejects what BIND
-rejects: loops, pointers out of the message or into its header, names over
-255 octets, and the label types 0x40 and 0x80 that RFC 6891 retired.
+rejects: pointers that do not lead back before the name (so loops and
+forward pointers), names over 255 octets, and the label types 0x40 and 0x80
+that RFC 6891 retired; and pointers into the header.
 
 Every fault of the peer raises `MalformedQuery`, with a short reason that
 the records use; anything else escaping from here is our own bug.
 
-Deliberately left out: the answer and authority sections of a query are
-skipped, not decoded (a query has no use for them, and decoding RDATA of
-any type a peer names is attack surface), and EDNS options are kept but
-none is acted on, as BIND 9.9 acts on none a client may send (no cookies).
+Deliberately left out: records other than OPT in a query are skipped, their
+names checked but their RDATA not decoded (a query has no use for them, and
+decoding RDATA of any type a peer names is attack surface); EDNS options
+are kept but none is acted on, as BIND 9.9 acts on none a client may send
+(no cookies).
 """
 
 from __future__ import annotations
@@ -53,8 +55,6 @@ CLASSIC_UDP_LIMIT = 512
 # fragments, and vnet sends no fragments. BIND 9.9 would go up to 4096.
 UDP_LIMIT = 1232
 TCP_LIMIT = 65535
-
-MAX_POINTERS = 64
 
 
 class MalformedQuery(Exception):
@@ -124,16 +124,18 @@ class QueryBuffer(DNSBuffer):
         labels: list[bytes] = []
         wire_length = 1
         position: int = self.offset
+        lowest = position
+        run_start = position
+        runs: list[tuple[int, int]] = []
         resume: int | None = None
-        visited: set[int] = set()
         while True:
             length = self._byte(position)
             kind = length & 0xC0
             if kind == 0xC0:
-                target = self._pointer(position, visited)
-                if resume is None:
-                    resume = position + 2
-                position = target
+                runs.append((run_start, position + 1))
+                target = self._pointer(position, lowest, runs)
+                resume = position + 2 if resume is None else resume
+                position = lowest = run_start = target
                 continue
             if kind:
                 raise NameFault("bad-label-type")
@@ -155,15 +157,23 @@ class QueryBuffer(DNSBuffer):
             raise NameFault("truncated")
         return self.data[position]
 
-    def _pointer(self, position: int, visited: set[int]) -> int:
+    def _pointer(self, position: int, lowest: int, runs: list[tuple[int, int]]) -> int:
+        """Where the pointer at `position` leads, if BIND would follow it.
+
+        BIND follows a pointer only to a place before every octet of the
+        name read so far, so each jump goes further back and no loop can
+        form. One that leads into octets already read is a loop; one that
+        leads ahead, a forward pointer. Unlike BIND, a pointer into the
+        header is refused as well: no name can start there.
+        """
         if position + 1 >= len(self.data):
             raise NameFault("truncated")
         target = (self.data[position] & 0x3F) << 8 | self.data[position + 1]
-        if target < HEADER_SIZE or target >= len(self.data):
+        if target >= lowest:
+            looped = any(start <= target <= end for start, end in runs)
+            raise NameFault("compression-loop" if looped else "forward-pointer")
+        if target < HEADER_SIZE:
             raise NameFault("bad-pointer")
-        if target in visited or len(visited) >= MAX_POINTERS:
-            raise NameFault("compression-loop")
-        visited.add(target)
         return target
 
 

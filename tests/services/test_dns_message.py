@@ -65,10 +65,29 @@ def test_a_label_that_is_not_utf8_is_a_name_like_any_other():
     assert query.question.qname.label == (b"\xff\xfe\x80", b"test")
 
 
-def test_two_pointers_at_each_other_are_a_compression_loop():
-    data = header() + b"\xc0\x0e\xc0\x0c" + b"\x00\x01\x00\x01"
+def test_a_pointer_to_itself_is_a_compression_loop():
+    data = header() + b"\xc0\x0c" + b"\x00\x01\x00\x01"
 
     assert reason_for(data) == "compression-loop"
+
+
+def test_a_pointer_back_into_the_labels_of_its_own_name_is_a_loop():
+    data = header() + b"\x01a\x01b\xc0\x0e" + b"\x00\x01\x00\x01"
+
+    assert reason_for(data) == "compression-loop"
+
+
+def test_pointers_must_lead_back_as_bind_demands():
+    # Two pointers at each other: the first already leads forward.
+    data = header() + b"\xc0\x0e\xc0\x0c" + b"\x00\x01\x00\x01"
+    assert reason_for(data) == "forward-pointer"
+
+    # A second name may point back at the first, but not past where it began.
+    first = b"\x01a\x00\x00\x01\x00\x01"
+    back = b"\x01b\xc0\x0c\x00\x01\x00\x01"
+    behind = b"\x01b\xc0\x0e\x00\x01\x00\x01"  # into "a"'s own bytes: fine
+    assert reason_for(header(qd=2) + first + back) == "question-count"
+    assert reason_for(header(qd=2) + first + behind) == "question-count"
 
 
 def test_a_loop_that_sends_dnslibs_own_decoder_into_recursion_is_caught():
@@ -92,7 +111,7 @@ def test_a_pointer_into_the_header_or_past_the_end_is_refused():
     past_end = header() + b"\xc0\xff" + b"\x00\x01\x00\x01"
 
     assert reason_for(into_header) == "bad-pointer"
-    assert reason_for(past_end) == "bad-pointer"
+    assert reason_for(past_end) == "forward-pointer"
 
 
 def test_a_name_over_255_octets_is_refused_even_through_pointers():
@@ -146,7 +165,7 @@ def test_two_opt_records_or_one_not_at_the_root_are_bad_opt():
 
 
 def test_the_header_survives_a_bad_body_so_formerr_can_echo_the_id():
-    data = header() + b"\xc0\x0e\xc0\x0c" + b"\x00\x01\x00\x01"
+    data = header() + b"\xc0\x0c" + b"\x00\x01\x00\x01"
 
     with pytest.raises(MalformedQuery) as caught:
         parse_query(data)

@@ -170,7 +170,7 @@ import socket, struct
 def query(name, flags=0x0100, extra=b""):
     return struct.pack("!HHHHHH", 0x4242, flags, 1, 0, 0, 0) + name + extra
 
-loop = query(b"\xc0\x0e\xc0\x0c", extra=b"\x00\x01\x00\x01")
+loop = query(b"\x01a\xc0\x0c", extra=b"\x00\x01\x00\x01")
 long = query((b"\x3f" + b"a" * 63) * 4 + b"\x00", extra=b"\x00\x01\x00\x01")
 cut = query(b"\x03www\x07exa")
 other = query(b"\x03www\x05other\x07example\x00", extra=b"\x00\x01\x00\x01")

@@ -165,7 +165,7 @@ def test_a_large_answer_is_truncated_over_udp_without_edns(server):
     [
         (b"", "short", False),
         (b"\x12\x34\x01", "short", False),
-        (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0e\xc0\x0c\0\1\0\1",
+        (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\0\1\0\1",
          "compression-loop", True),
         (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"\x3f" + b"a" * 63,
          "truncated", True),
@@ -324,7 +324,7 @@ async def test_tcp_closes_when_the_client_is_done(server):
 @in_loop
 async def test_a_query_over_tcp_may_be_formerr_and_the_stream_goes_on(server):
     protocol, transport = stream(server)
-    loop = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0e\xc0\x0c\0\1\0\1"
+    loop = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\0\1\0\1"
 
     protocol.data_received(struct.pack("!H", len(loop)) + loop)
     protocol.data_received(framed(DNSRecord.question("example.test", "NS")))
