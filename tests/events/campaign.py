@@ -56,6 +56,7 @@ class Campaign:
         self._connections = itertools.count(1)
         self._queue = itertools.count(1)
         self._millis = 0
+        self.last_message_id = ""
 
     # --- plumbing ----------------------------------------------------------
 
@@ -243,6 +244,7 @@ class Campaign:
 
     def _stored(self, emit, sender, recipients, subject, message_id, host) -> str:
         queue_id = self.queue_id()
+        self.last_message_id = message_id
         emit(
             "smtp.message.stored",
             queue_id=queue_id,
@@ -327,8 +329,14 @@ class Campaign:
         return queue_id
 
     def direct_to_sink(
-        self, client: str, recipients: list[str], subject: str = "You won"
+        self,
+        client: str,
+        recipients: list[str],
+        subject: str = "You won",
+        message_id: str | None = None,
     ) -> tuple[str, str]:
+        """A message straight to a destination server; a copy of a probe the
+        relay forwarded, when `message_id` is that probe's."""
         opened = self.now
         connection, emit = self.open_tcp(client, SINK, 25, "smtp-sink")
         emit("smtp.session", state="open", hostname="mx.example.test",
@@ -336,7 +344,7 @@ class Campaign:
         sender = "winner@spam.example"
         self._smtp_dialogue(emit, sender, recipients)
         self.advance(0.5)
-        message_id = f"<{self.random.getrandbits(48):x}@spam.example>"
+        message_id = message_id or f"<{self.random.getrandbits(48):x}@spam.example>"
         queue_id = self._stored(emit, sender, recipients, subject, message_id, "sink")
         emit("smtp.session", state="close", reason="quit", messages=1,
              commands=len(recipients) + 4, bytes_in=1800, duration=0.5)  # fmt: skip

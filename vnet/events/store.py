@@ -174,6 +174,11 @@ class EventStore:
         _prepare(db, path)
         return cls(db, **options)
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The writer's own connection, for reading what it has committed."""
+        return self._db
+
     # --- taking events ---------------------------------------------------
 
     def emit(self, event_id: str, **fields: Any) -> None:
@@ -368,6 +373,19 @@ def _recipient_rows(event_id: int, record: Mapping[str, Any]) -> Iterator[tuple]
 # --- rebuilding -------------------------------------------------------------
 
 
+def parse_record(line: str) -> dict[str, Any]:
+    """One JSON line as a record; ValueError unless it has an event and time."""
+    try:
+        record = json.loads(line)
+        if not isinstance(record, dict):
+            raise ValueError("not an object")
+        iso_to_micros(record["time"])
+        str(record["event"])
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"no valid {error}") from None
+    return record
+
+
 def read_jsonl(stream: IO[str], source: str = "-") -> Iterator[dict[str, Any]]:
     """The records of a JSON-lines stream, skipping lines that do not parse.
 
@@ -378,17 +396,10 @@ def read_jsonl(stream: IO[str], source: str = "-") -> Iterator[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not an object")
-            iso_to_micros(record["time"])
-            str(record["event"])
-        except (ValueError, KeyError, TypeError) as error:
-            log.warning(
-                "%s:%d: skipped, not an event record: %s", source, number, error
-            )
-            continue
-        yield record
+            yield parse_record(line)
+        except ValueError as error:
+            log.warning("%s:%d: skipped, not an event record: %s",
+                        source, number, error)  # fmt: skip
 
 
 def import_jsonl(path: str | Path, store: EventStore) -> int:
