@@ -471,6 +471,9 @@ class PoolAnswer:
                     f"pools: {written}: {address_text} is not a host of the topology"
                 )
 
+    # Limitation: the PTR of every pool address names the pool, but its A
+    # answer is a random few of the addresses, so a forward-confirmed
+    # reverse check of one address passes only when that address is drawn.
     def rrset(self, rng: random.Random) -> RRset:
         count = self.last - self.first + 1
         chosen = rng.sample(range(count), self.answers)

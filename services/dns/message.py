@@ -52,7 +52,9 @@ TYPE_OPT = 41
 CLASSIC_UDP_LIMIT = 512
 # The most a UDP reply may hold whatever the client offers: 1232 octets, the
 # size the DNS flag day of 2020 settled on, fits an IPv4 packet without
-# fragments, and vnet sends no fragments. BIND 9.9 would go up to 4096.
+# fragments, and vnet sends no fragments.
+# Limitation: BIND 9.9 sends UDP replies up to 4096 octets and says so in its
+# OPT record; this server stops at 1232, so clients move to TCP sooner.
 UDP_LIMIT = 1232
 TCP_LIMIT = 65535
 

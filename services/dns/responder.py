@@ -98,6 +98,8 @@ class Responder:
             header = read_header(data)
         except MalformedQuery as error:
             return self._malformed(error, data, transport, None)
+        # Limitation: NOTIFY and UPDATE get NOTIMP too, where BIND would
+        # check them against its zones and answer REFUSED or NOTAUTH.
         if header.opcode != OPCODE_QUERY:
             fields = {"transport": transport, "query_id": header.id}
             fields |= {"opcode": header.opcode, "rcode": "NOTIMP"}
@@ -122,6 +124,9 @@ class Responder:
     def _lookup(self, query: Query, transport: str, server_name: str) -> Answer:
         if query.edns is not None and query.edns.version > 0:
             return Answer(BADVERS, authoritative=False)
+        # Limitation: no zone transfers; the zones are computed per query
+        # and cannot be listed, so AXFR and IXFR are refused, as by a BIND
+        # with `allow-transfer { none; }`.
         if query.qtype in TRANSFERS:
             rcode = RCODE.FORMERR if transport == "udp" else RCODE.REFUSED
             return Answer(rcode, authoritative=False)

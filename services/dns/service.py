@@ -77,6 +77,9 @@ class Dns(Service):
         self.responder = shared_responder(environment, options)
         self.settings = self.responder.settings
 
+    # Limitation: no response rate limiting (BIND's RRL, off by default in
+    # 9.9 too): queries with a forged source address make the server send
+    # answers, several times their size, to a third party.
     def datagram_received(self, context: DatagramContext, data: bytes) -> None:
         outcome = self.responder.respond(data, "udp", server_name(context.host))
         context.environment.events.emit(
