@@ -238,4 +238,4 @@ class Listing:
         if not roles:
             return []
         oldest = NEVER if expiry is None else now - expiry
-        return [role for role in self.roles if roles.get(role, NEVER) >= oldest]
+        return [role for role in self.roles if roles.get(role, oldest - 1) >= oldest]
