@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 from typing import Any
 
@@ -22,9 +23,10 @@ from vnet.engine import Engine
 from vnet.events import EventLog, NullSink
 from vnet.link import LinkError
 from vnet.link.faults import FaultSpecError, parse_faults
-from vnet.link.kernel import configure_tap, covering_networks
+from vnet.link.kernel import configure_tap
 from vnet.link.pcap import PcapWriter
-from vnet.privileges import PrivilegeError, drop_privileges, hand_over
+from vnet.network.routing import tap_routes
+from vnet.privileges import PrivilegeError, drop_privileges, hand_over, user_ids
 from vnet.service.api import Environment, ServiceError
 
 log = logging.getLogger("vnet")
@@ -107,6 +109,11 @@ def schema() -> None:
     show_default=True,
     help="Where services keep state (mail, secrets); events.jsonl by default.",
 )
+@click.option(
+    "--resolver",
+    is_flag=True,
+    help="Make tools in this named namespace resolve names with the virtual DNS.",
+)
 def run(
     topology: str,
     tap: str | None,
@@ -118,6 +125,7 @@ def run(
     seed: int,
     faults_text: str | None,
     state_dir: str,
+    resolver: bool,
 ) -> None:
     """Serve TOPOLOGY until SIGINT or SIGTERM."""
     model = load_topology(topology)
@@ -138,15 +146,48 @@ def run(
             environment=environment,
         )  # fmt: skip
         hand_over(state_dir, user)
+        resolv_conf = install_resolver(model, user) if resolver else None
         drop_privileges(user)
     except (LinkError, PrivilegeError, OSError) as error:
         fail(str(error))
+    except config.TopologyError as error:
+        fail(str(error))
     except ServiceError as error:
         fail(f"{topology}: {error}")
-    asyncio.run(serve_engine(engine))
+    try:
+        asyncio.run(serve_engine(engine))
+    finally:
+        if resolv_conf is not None:
+            remove_resolv_conf(resolv_conf)
     summary = engine.summary()
     events.emit("vnet.stopped", **summary)
     click.echo("vnet: stopped: " + format_summary(summary), err=True)
+
+
+def install_resolver(model: Any, user: str) -> Any:
+    """Write /etc/netns/<ns>/resolv.conf naming the topology's DNS servers.
+
+    Only programs that `ip netns exec` starts after this see the file, so
+    the tools run once vnet is ready resolve through the virtual DNS.
+    """
+    from services.dns.resolver import NoNameServer, install_resolv_conf
+
+    found = subprocess.run(["ip", "netns", "identify"], capture_output=True, text=True)
+    namespace = found.stdout.strip()
+    if not namespace:
+        raise LinkError("--resolver: vnet is not running in a named namespace")
+    try:
+        return install_resolv_conf(model, namespace, owner=user_ids(user))
+    except NoNameServer as error:
+        raise LinkError(f"--resolver: {error}") from None
+    except FileExistsError as error:
+        raise LinkError(f"--resolver: {error.filename} exists already") from None
+
+
+def remove_resolv_conf(path: Any) -> None:
+    from services.dns.resolver import remove_resolv_conf as remove
+
+    remove(path)
 
 
 def open_link(model: Any, tap: str | None, interface: str | None, no_configure: bool):
@@ -163,8 +204,8 @@ def open_link(model: Any, tap: str | None, interface: str | None, no_configure: 
         raise LinkError("no TAP device: give --tap NAME or attach.tap")
     link = TapLink(name)
     if not no_configure:
-        spans = [(host.first, host.last) for host in model.hosts]
-        configure_tap(link.name, str(model.attach), covering_networks(spans))
+        routes, gateway = tap_routes(model)
+        configure_tap(link.name, str(model.attach), routes, gateway)
     return link
 
 

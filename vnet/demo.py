@@ -36,6 +36,7 @@ WORKDIR = Path("var")
 DMZ = "198.51.100.10-31"
 PORTS = "22,25,80,1080,3128,8080"
 WEB = "198.51.100.10"
+WEB_NAME = "www.example.test"
 PROXY = "198.51.100.20"
 RELAY = "198.51.100.25"
 SINK = "198.51.100.30"
@@ -83,25 +84,36 @@ def reconnaissance(namespace: Namespace) -> None:
         r"Nmap scan report|/tcp +open|OS details|Running|No exact|Nmap done",
     )
 
+    step(f"name lookups: {WEB_NAME} and the MX of the trap domains")
+    for name, kind in (
+        (WEB_NAME, "a"),
+        ("example.test", "mx"),
+        ("mail.example.test", "mx"),
+    ):
+        result = namespace.run("host", "-t", kind, name, timeout=30, check=False)
+        show(result.stdout)
+
     step(f"traceroute to the web server ({WEB})")
     result = namespace.run("traceroute", "-n", "-q", "1", WEB, timeout=60)
     show(result.stdout)
 
 
 def harvest(namespace: Namespace, workdir: Path) -> list[str]:
-    step(f"harvesting the web maze at {WEB} (wget -r -l 2 -e robots=off)")
+    step(f"harvesting the web maze from http://{WEB_NAME}/ (wget -r -H -e robots=off)")
     pages = workdir / "crawl"
     namespace.run(
-        "wget", "-r", "-l", "2", "-e", "robots=off", "-q", "-P", str(pages),
-        "--timeout", "10", "--tries", "1", f"http://{WEB}/",
-        timeout=600, check=False,
+        "wget", "-r", "-l", "2", "-H", "-D", "example.test", "-e", "robots=off",
+        "-q", "-P", str(pages), "--timeout", "10", "--tries", "1",
+        f"http://{WEB_NAME}/", timeout=600, check=False,
     )  # fmt: skip
     files = [path for path in pages.rglob("*") if path.is_file()]
     found: dict[str, None] = {}
     for path in files:
         for address in ADDRESS.findall(path.read_text(errors="replace")):
             found.setdefault(address.lower())
-    print(f"    {len(files)} pages fetched, {len(found)} addresses harvested")
+    hosts = sorted({path.relative_to(pages).parts[0] for path in files})
+    print(f"    {len(files)} pages fetched from {', '.join(hosts)}")
+    print(f"    {len(found)} addresses harvested")
     for address in list(found)[:5]:
         print(f"    {address}")
     return list(found)
@@ -136,10 +148,9 @@ def spam(namespace: Namespace, workdir: Path, addresses: list[str]) -> None:
         swaks(namespace, "--server", RELAY, "--to", address,
               "--header", "Subject: Cheap watches", via=via)  # fmt: skip
 
-    step(f"spam straight to the destination mail server {SINK}")
+    step("spam straight to the trap domains' mail exchangers (found by MX lookup)")
     for address in addresses[3:5] or addresses[:1]:
-        swaks(namespace, "--server", SINK, "--to", address,
-              "--header", "Subject: You have won")  # fmt: skip
+        swaks(namespace, "--to", address, "--header", "Subject: You have won")
 
 
 def summarise(process: VnetProcess) -> None:
@@ -168,7 +179,13 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="vnet-demo-"))
     step(f"starting {TOPOLOGY} in a network namespace")
     namespace = Namespace.create("vnet-demo")
-    process = VnetProcess(namespace, TOPOLOGY.resolve(), workdir, state_dir=workdir)
+    process = VnetProcess(
+        namespace,
+        TOPOLOGY.resolve(),
+        workdir,
+        arguments=("--resolver",),
+        state_dir=workdir,
+    )
     status = 1
     try:
         print(f"    {process.wait_ready().strip()}")

@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +65,9 @@ class Namespace:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(pid), signal.SIGKILL)
         subprocess.run(["ip", "netns", "del", self.name], check=False)
+        # What `vnet run --resolver` left (it cannot remove the folder once it
+        # is no longer root).
+        shutil.rmtree(Path("/etc/netns") / self.name, ignore_errors=True)
 
 
 class VnetProcess:

@@ -19,22 +19,30 @@ class PrivilegeError(Exception):
     """The configured user does not exist, or the switch failed."""
 
 
+def user_ids(user: str) -> tuple[int, int] | None:
+    """(uid, gid) of the user vnet will run as; None if it stays as it is."""
+    if os.geteuid() != 0 or not user or user == "root":
+        return None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError as error:
+        raise PrivilegeError(f"no such user {user!r}") from error
+    return entry.pw_uid, entry.pw_gid
+
+
 def hand_over(state_dir: str, user: str) -> None:
     """Give `user` the state directory, so services can write there later.
 
     Services create their files (secrets, Maildirs) while vnet is still
     root; mail that arrives after the drop is written as `user`.
     """
-    if os.geteuid() != 0 or not user or user == "root":
+    ids = user_ids(user)
+    if ids is None:
         return
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError as error:
-        raise PrivilegeError(f"no such user {user!r}") from error
     for folder, _, files in os.walk(state_dir):
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
+        os.chown(folder, *ids)
         for name in files:
-            os.chown(os.path.join(folder, name), entry.pw_uid, entry.pw_gid)
+            os.chown(os.path.join(folder, name), *ids)
 
 
 def drop_privileges(user: str) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vnet.config import TopologyError
-from vnet.service.api import Environment, Service
+from vnet.service.api import Environment, Service, ServiceError
 from vnet.service.command import CommandService
 from vnet.service.options import OptionsError, check_options
 from vnet.service.registry import UnknownService, builtin_names, find_service
@@ -91,7 +91,15 @@ class ServiceTable:
         if binding is None:
             cls = service_class(self.topology, spec)
             options = binding_options(self.topology, spec, cls)
-            service = cls(options, self.environment)
+            try:
+                service = cls(options, self.environment)
+            except ServiceError as error:
+                # Checks a schema cannot express (min above max, a corpus
+                # file that cannot be read) are still mistakes in the file.
+                where = (*spec.origin, "options")
+                raise TopologyError.at(
+                    self.topology, where, "options", str(error)
+                ) from None
             binding = ServiceBinding(service, options, spec.protocol, spec.port)
             self._bindings[where] = binding
         return binding
