@@ -99,7 +99,7 @@ def test_honeyspam_is_the_dmz_of_the_issue():
     services = {
         spec.service for host in topology.hosts for spec in host.template.services
     }
-    assert services == {"web-maze", "open-proxy", "smtp-relay", "smtp-sink"}
+    assert services == {"web-maze", "open-proxy", "smtp-relay", "smtp-sink", "dns"}
     for host in topology.hosts:
         if host.first != host.last:
             continue
