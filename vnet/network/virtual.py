@@ -5,6 +5,11 @@ each peer speaks from, and hands every IPv4 packet addressed to one of its
 hosts to that host. Hosts are made on first contact from their span of the
 address plan, so an unvisited /16 costs nothing; a bounded number of them is
 kept, and the idle ones contacted longest ago are let go first.
+
+With routers or shaping, packets pass through a `routing.Fabric` both ways,
+which delays, drops and forwards them; ARP then answers only for addresses
+on the TAP link (the entry router and the hosts there), since the kernel
+reaches everything behind the routers through the entry router.
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from vnet.host import Host
+from vnet.network.routing import Fabric
 from vnet.wire import arp, ethernet, ipv4
 from vnet.wire.arp import ArpPacket
 from vnet.wire.errors import MalformedFrame
@@ -49,6 +55,7 @@ class VirtualNetwork:
         transmit: Callable[[bytes], None],
         ownership: Ownership | None = None,
         max_hosts: int = MAX_HOSTS,
+        fabric: Fabric | None = None,
     ) -> None:
         self._make_host = make_host
         self._transmit = transmit
@@ -59,6 +66,9 @@ class VirtualNetwork:
         self._macs: set[bytes] = set()
         self._peer_mac = BROADCAST
         self.counters: Counter[str] = Counter()
+        self.fabric = fabric
+        if fabric is not None:
+            fabric.connect(self._routed_host, self._frame_packet, transmit)
 
     # --- frames in ---------------------------------------------------------
 
@@ -74,6 +84,10 @@ class VirtualNetwork:
 
     def _handle_ipv4(self, frame: EthernetFrame, packet: Ipv4Packet, now: float):
         self._learn(packet.src, frame.src)
+        if self.fabric is not None:
+            if not self.fabric.receive(packet, now):
+                self.counters["not ours"] += 1
+            return
         host = self.host(packet.dst, now)
         if host is None:
             self.counters["not ours"] += 1
@@ -88,7 +102,7 @@ class VirtualNetwork:
                 self._hosts.pop(request.sender_ip, None)
         if request.operation != arp.REQUEST:
             return
-        host = self.host(request.target_ip, now)
+        host = self._arp_host(request.target_ip, now)
         if host is None:
             return
         reply = ArpPacket(
@@ -99,6 +113,14 @@ class VirtualNetwork:
             request.sender_ip,
         )
         self._send_frame(request.sender_mac, host.mac, ETHERTYPE_ARP, arp.emit(reply))
+
+    def _arp_host(self, address: int, now: float) -> Host | None:
+        fabric = self.fabric
+        if fabric is None or not fabric.routed:
+            return self.host(address, now)
+        if not fabric.on_link(address):
+            return None
+        return fabric.router_host(address) or self.host(address, now)
 
     def send_probe(self, address: int, mac: bytes) -> None:
         """An RFC 5227 ARP probe for `address`, from `mac`."""
@@ -115,12 +137,16 @@ class VirtualNetwork:
 
     # --- hosts -------------------------------------------------------------
 
-    def host(self, address: int, now: float) -> Host | None:
-        """The host at `address`, made on first contact; None if not ours."""
+    def host(self, address: int, now: float, claim: bool = True) -> Host | None:
+        """The host at `address`, made on first contact; None if not ours.
+
+        On a shared interface an address on the link must be claimed first;
+        `claim=False` skips that for hosts behind routers, which no ARP reaches.
+        """
         host = self._hosts.get(address)
         if host is not None:
             return host
-        if self._ownership and not self._ownership.owns(address, now):
+        if claim and self._ownership and not self._ownership.owns(address, now):
             return None
         host = self._make_host(address)
         if host is None:
@@ -150,10 +176,35 @@ class VirtualNetwork:
 
     # --- packets out -------------------------------------------------------
 
+    def _routed_host(self, address: int, now: float) -> Host | None:
+        assert self.fabric is not None
+        return self.host(address, now, claim=self.fabric.on_link(address))
+
     def send_packet(self, host: Host, packet: Ipv4Packet) -> None:
         """Frame and transmit a packet that `host` sends."""
+        if self.fabric is not None:
+            self.fabric.send(host, packet)
+            return
         mac = self._neighbours.get(packet.dst, self._peer_mac)
         self._send_frame(mac, host.mac, ETHERTYPE_IPV4, ipv4.emit(packet))
+
+    def _frame_packet(self, src_mac: bytes, packet: Ipv4Packet) -> bytes:
+        mac = self._neighbours.get(packet.dst, self._peer_mac)
+        frame = EthernetFrame(mac, src_mac, ETHERTYPE_IPV4, ipv4.emit(packet))
+        return ethernet.emit(frame)
+
+    # --- timers and records ------------------------------------------------
+
+    def bind_timers(self, timers: Any, clock: Callable[[], float]) -> None:
+        """Give the fabric the engine's timer queue and clock (a no-op without)."""
+        if self.fabric is not None:
+            self.fabric.bind(timers, clock)
+
+    def summary(self) -> dict[str, Any]:
+        """Network counters for the run summary: empty without a fabric."""
+        if self.fabric is None:
+            return {}
+        return {"network": self.fabric.summary()}
 
     def _send_frame(self, dst: bytes, src: bytes, ethertype: int, payload: bytes):
         self._transmit(ethernet.emit(EthernetFrame(dst, src, ethertype, payload)))

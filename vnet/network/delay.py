@@ -1,0 +1,129 @@
+"""The delay line: every packet that must wait, in one heap.
+
+Packets held back by latency, bandwidth or shaping wait here as
+(due, order, action, item). The line is one sleeper on the engine's timer
+queue, whose deadline is the earliest due time, so any number of waiting
+packets costs one timer: no thread, no task and no sleep per packet.
+
+When the line is woken it runs every action that has come due, and measures
+how late each one ran against its due time. That lateness is the scheduling
+error an observer could see; honeyd's 10 ms timer steps were enough to tell
+it apart from a real network, so `Lateness` keeps it as a histogram, fine
+enough (10 microseconds) to show a median and a 99th percentile.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from typing import Any, Protocol
+
+Action = Callable[[Any, float, float], None]
+
+BUCKET = 10e-6
+BUCKETS = 10_000  # up to 100 ms in 10 us steps; later than that is one bucket
+MAX_WAITING = 262_144
+
+
+class Watcher(Protocol):
+    """The engine's timer queue, as the delay line uses it."""
+
+    def watch(self, sleeper: Any) -> None: ...
+
+
+class Lateness:
+    """A histogram of how late scheduled work ran, in 10 us buckets."""
+
+    __slots__ = ("counts", "total", "largest")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (BUCKETS + 1)
+        self.total = 0
+        self.largest = 0.0
+
+    def add(self, seconds: float) -> None:
+        index = int(seconds / BUCKET) if seconds > 0.0 else 0
+        self.counts[index if index < BUCKETS else BUCKETS] += 1
+        self.total += 1
+        if seconds > self.largest:
+            self.largest = seconds
+
+    def quantile(self, share: float) -> float:
+        """The lateness (seconds, upper edge of its bucket) below which `share` lies."""
+        if not self.total:
+            return 0.0
+        rank = share * self.total
+        seen = 0
+        for index, count in enumerate(self.counts):
+            seen += count
+            if seen >= rank and count:
+                if index == BUCKETS:
+                    break
+                return min((index + 1) * BUCKET, self.largest)
+        return self.largest
+
+    def summary(self) -> dict[str, float | int]:
+        return {
+            "count": self.total,
+            "median_us": round(self.quantile(0.5) * 1e6, 1),
+            "p99_us": round(self.quantile(0.99) * 1e6, 1),
+            "max_us": round(self.largest * 1e6, 1),
+        }
+
+
+class DelayLine:
+    """Waiting packets and what to do with each when its time comes.
+
+    A sleeper in the sense of vnet.timers: `deadline`, `scheduled` and
+    `on_deadline(now)`. `clock` is read only to measure lateness.
+    """
+
+    def __init__(self, clock: Callable[[], float], limit: int = MAX_WAITING) -> None:
+        self.scheduled: float | None = None
+        self.lateness = Lateness()
+        self.limit = limit
+        self.overflowed = 0
+        self._clock = clock
+        self._heap: list[tuple[float, int, Action, Any]] = []
+        self._order = itertools.count()
+        self._timers: Watcher | None = None
+        self._running = False
+
+    def bind(self, timers: Watcher, clock: Callable[[], float]) -> None:
+        self._timers = timers
+        self._clock = clock
+
+    def push(self, due: float, action: Action, item: Any) -> bool:
+        """Run `action(item, due, now)` at `due`; False if the line is full."""
+        heap = self._heap
+        if len(heap) >= self.limit:
+            self.overflowed += 1
+            return False
+        heapq.heappush(heap, (due, next(self._order), action, item))
+        scheduled = self.scheduled
+        # While the line runs, the timer queue asks for the deadline afterwards.
+        if not self._running and (scheduled is None or due < scheduled):
+            assert self._timers is not None, "delay line used before bind()"
+            self._timers.watch(self)
+        return True
+
+    @property
+    def deadline(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def on_deadline(self, now: float) -> None:
+        heap = self._heap
+        clock = self._clock
+        add = self.lateness.add
+        self._running = True
+        try:
+            while heap and heap[0][0] <= now:
+                due, _, action, item = heapq.heappop(heap)
+                add(clock() - due)
+                action(item, due, now)
+        finally:
+            self._running = False
+
+    def __len__(self) -> int:
+        return len(self._heap)

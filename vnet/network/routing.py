@@ -1,0 +1,604 @@
+"""Routers and the paths between the TAP link and the hosts behind them.
+
+The fabric sits between the frames of `VirtualNetwork` and the hosts. For
+each IPv4 packet it finds where the destination is (`Place`): on the TAP
+link, in a network behind routers, one of the routers' own addresses, or a
+network that is unreachable. It then walks the packet along its route, one
+link and one router at a time:
+
+- each link (`links.Channel`) adds its latency and jitter, may lose the
+  packet, and holds it for bandwidth;
+- each router on the way forwards it as RFC 1812 section 5.3.1 says: a
+  packet that arrives with a TTL of 1 or less is not forwarded, and the
+  router answers ICMP time exceeded (RFC 792), quoting the packet as it
+  arrived, from the router's first address. Otherwise the TTL goes down by
+  one. This holds both ways: replies from the hosts lose one per router too;
+- the last router of an unreachable network answers ICMP destination
+  unreachable (net, host, or communication administratively prohibited,
+  RFC 1812 section 5.2.7.1) instead of forwarding.
+
+No ICMP error answers an ICMP error or a fragment other than the first
+(RFC 1122 section 3.2.2). An error quotes as much of the packet as fits in
+576 bytes (RFC 1812 section 4.3.2.3), unless the router's personality says
+otherwise through a `quote` method on its stamp.
+
+The walk is computed ahead, in virtual time, when the packet arrives, and
+the packet then waits once, in the delay line, for the moment it leaves the
+last link. Only a link with bandwidth needs its own moment, since its queue
+depends on what else arrives before: the walk stops there, waits until the
+packet reaches that link, and goes on from it. Each route keeps its packets
+in order, so jitter never reorders a flow.
+
+Limitations:
+- a packet that a router cannot forward on the way out (a host's TTL runs
+  out) is dropped without an ICMP error to the host: virtual hosts ignore
+  ICMP errors anyway;
+- there is no MTU: nothing is fragmented and no router sends "fragmentation
+  needed";
+- a router answers from its first address whatever the link a packet came
+  in on.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from vnet.host import Host, IpStamp, PlainStamp
+from vnet.network.delay import DelayLine
+from vnet.network.links import Channel
+from vnet.network.mac import host_mac
+from vnet.network.records import Throttle
+from vnet.wire import icmp, ipv4
+from vnet.wire.errors import MalformedFrame
+from vnet.wire.icmp import IcmpMessage
+from vnet.wire.ipv4 import Ipv4Packet, addr_to_str
+
+log = logging.getLogger(__name__)
+
+TAP_SIDE = "tap"
+# RFC 1812 section 4.3.2.3: as much of the packet as fits in 576 bytes.
+QUOTE_LIMIT = 576 - 20 - 8
+UNREACHABLE_CODES = {
+    "net": icmp.NET_UNREACHABLE,
+    "host": icmp.HOST_UNREACHABLE,
+    "admin": icmp.COMMUNICATION_PROHIBITED,
+}
+_ICMP_ERRORS = frozenset(
+    (
+        icmp.DEST_UNREACHABLE,
+        icmp.SOURCE_QUENCH,
+        icmp.REDIRECT,
+        icmp.TIME_EXCEEDED,
+        icmp.PARAMETER_PROBLEM,
+    )
+)
+
+Deliver = Callable[[int, float], Host | None]
+Frame = Callable[[bytes, Ipv4Packet], bytes]
+Transmit = Callable[[bytes], None]
+MakeStamp = Callable[[Any], IpStamp]
+
+
+class RouterPorts:
+    """A router's own ports: all closed, as `ip route` boxes answer."""
+
+    tcp_policy = "closed"
+    udp_policy = "closed"
+    ports: Mapping[tuple[str, int], Any] = {}
+
+
+class Router:
+    """A virtual router: its addresses, its MAC and its IP stamp."""
+
+    def __init__(
+        self, name: str, addresses: tuple[int, ...], stamp: IpStamp, mac: bytes
+    ) -> None:
+        self.name = name
+        self.addresses = addresses
+        self.address = addresses[0]
+        self.stamp = stamp
+        self.mac = mac
+        self.hosts: dict[int, Host] = {}
+        self.outbound: Route | None = None
+
+    def quote(self, packet: Ipv4Packet) -> bytes:
+        """What an ICMP error from this router quotes of `packet`."""
+        data = ipv4.emit(packet)
+        quote = getattr(self.stamp, "quote", None)
+        if quote is not None:
+            return bytes(quote(data))
+        return data[:QUOTE_LIMIT]
+
+    def __repr__(self) -> str:
+        return f"Router({self.name!r}, {addr_to_str(self.address)})"
+
+
+class Route:
+    """One way through the routers: its links, and the router after each.
+
+    `routers[i]` is the router a packet reaches over `links[i]`, which
+    forwards it; the last entry is None, the end of the route. `last_due`
+    keeps the route first-in, first-out.
+    """
+
+    __slots__ = ("links", "routers", "inbound", "last_due")
+
+    def __init__(
+        self,
+        links: tuple[Channel, ...],
+        routers: tuple[Router | None, ...],
+        inbound: bool,
+    ) -> None:
+        self.links = links
+        self.routers = routers
+        self.inbound = inbound
+        self.last_due = 0.0
+
+
+class Place:
+    """Where an address is: its routes both ways, its router, its fate.
+
+    `inbound` is None for an address on the TAP link. `router` is set for a
+    router's own address, and for an unreachable network (the router that
+    answers for it); `code` is the ICMP unreachable code then.
+    """
+
+    __slots__ = ("inbound", "outbound", "router", "code")
+
+    def __init__(
+        self,
+        inbound: Route | None = None,
+        outbound: Route | None = None,
+        router: Router | None = None,
+        code: int | None = None,
+    ) -> None:
+        self.inbound = inbound
+        self.outbound = outbound
+        self.router = router
+        self.code = code
+
+
+ON_LINK = Place()
+
+
+class Fabric:
+    """Routes, links, shaping and the delay line between the TAP and hosts."""
+
+    def __init__(
+        self,
+        topology: Any,
+        events: Any,
+        seed: int = 0,
+        make_stamp: MakeStamp | None = None,
+        shaper: Any = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.events = Throttle(events)
+        self.shaper = shaper
+        self.rng = random.Random(seed ^ 0x7E7)
+        self.line = DelayLine(clock or _no_clock)
+        self.dropped: Counter[str] = Counter()
+        self.malformed: Counter[str] = Counter()
+        self._clock = clock or _no_clock
+        self._sending_at: float | None = None
+        self._deliver: Deliver = _nowhere
+        self._frame: Frame = _unframed
+        self._transmit: Transmit = _nowhere_out
+        attach = topology.attach
+        self._attach_network = attach.network
+        self._attach_mask = attach.netmask
+        self.channels: dict[str, Channel] = {}
+        self.routers: dict[str, Router] = {}
+        self._addresses: dict[int, Place] = {}
+        self._network_starts: list[int] = []
+        self._network_ends: list[int] = []
+        self._network_places: list[Place] = []
+        self.routed = topology.routing is not None
+        self.entry_mac = b""
+        if topology.routing is not None:
+            self._build(topology.routing, make_stamp or _plain_stamp, seed)
+
+    # --- building -----------------------------------------------------------
+
+    def _build(self, routing: Any, make_stamp: MakeStamp, seed: int) -> None:
+        for spec in routing.routers.values():
+            mac = host_mac(spec.address, None, seed)
+            router = Router(spec.name, spec.addresses, make_stamp(spec), mac)
+            for address in spec.addresses:
+                router.hosts[address] = Host(
+                    address, mac, RouterPorts(), self.send, router.stamp, spec.name
+                )
+            self.routers[spec.name] = router
+        self.entry_mac = self.routers[routing.entry].mac
+
+        for name, router in self.routers.items():
+            nodes = [TAP_SIDE, *routing.paths[name]]
+            inbound = self._route(routing, nodes, inbound=True)
+            router.outbound = self._route(routing, nodes[::-1], inbound=False)
+            place = Place(inbound, router.outbound, router)
+            for address in router.addresses:
+                self._addresses[address] = place
+
+        for network in sorted(routing.networks, key=lambda spec: spec.first):
+            self._network_starts.append(network.first)
+            self._network_ends.append(network.last)
+            self._network_places.append(self._network_place(routing, network))
+
+    def _network_place(self, routing: Any, network: Any) -> Place:
+        router = self.routers[network.router]
+        nodes = [TAP_SIDE, *routing.paths[network.router]]
+        if network.unreachable:
+            inbound = self._route(routing, nodes, inbound=True)
+            return Place(inbound, None, router, UNREACHABLE_CODES[network.unreachable])
+        links = {(network.router, network.cidr): network.link}
+        links[(network.cidr, network.router)] = network.link
+        nodes.append(network.cidr)
+        inbound = self._route(routing, nodes, inbound=True, extra=links)
+        outbound = self._route(routing, nodes[::-1], inbound=False, extra=links)
+        return Place(inbound, outbound)
+
+    def _route(
+        self,
+        routing: Any,
+        nodes: list[str],
+        inbound: bool,
+        extra: Mapping[tuple[str, str], Any] | None = None,
+    ) -> Route:
+        """The route through `nodes`: the first and last are its two ends."""
+        links = []
+        for near, far in zip(nodes, nodes[1:], strict=False):
+            spec = (extra or {}).get((near, far)) or routing.links[(near, far)]
+            links.append(self._channel(spec, near, far))
+        routers = [self.routers[name] for name in nodes[1:-1]]
+        return Route(tuple(links), (*routers, None), inbound)
+
+    def _channel(self, spec: Any, near: str, far: str) -> Channel:
+        name = f"{near}->{far}"
+        channel = self.channels.get(name)
+        if channel is None:
+            channel = Channel.from_shape(name, spec.towards(far))
+            self.channels[name] = channel
+        return channel
+
+    # --- wiring -------------------------------------------------------------
+
+    def connect(self, deliver: Deliver, frame: Frame, transmit: Transmit) -> None:
+        """Where packets go: hosts by address, and frames out to the link."""
+        self._deliver = deliver
+        self._frame = frame
+        self._transmit = transmit
+
+    def bind(self, timers: Any, clock: Callable[[], float]) -> None:
+        """Use the engine's timer queue, and its clock for packets hosts send."""
+        self._clock = clock
+        self.line.bind(timers, clock)
+
+    def locate(self, address: int) -> Place | None:
+        """Where `address` is, or None if no route leads there."""
+        place = self._addresses.get(address)
+        if place is not None:
+            return place
+        if not self.routed or address & self._attach_mask == self._attach_network:
+            return ON_LINK
+        index = bisect.bisect_right(self._network_starts, address) - 1
+        if index >= 0 and address <= self._network_ends[index]:
+            return self._network_places[index]
+        return None
+
+    def on_link(self, address: int) -> bool:
+        """True for an address the TAP link's ARP should answer for."""
+        return address & self._attach_mask == self._attach_network
+
+    def router_host(self, address: int) -> Host | None:
+        """The host that answers for a router address, for ARP on the TAP link."""
+        place = self._addresses.get(address)
+        if place is None or place.router is None:
+            return None
+        return place.router.hosts.get(address)
+
+    # --- packets in ---------------------------------------------------------
+
+    def receive(self, packet: Ipv4Packet, now: float) -> bool:
+        """Take a packet from the TAP link; False if nothing here owns its address."""
+        place = self.locate(packet.dst)
+        if place is None:
+            return False
+        start = now
+        if self.shaper is not None:
+            extra = self.shaper.inbound(packet, now)
+            if extra is None:
+                self.dropped["shaped"] += 1
+                return True
+            start += extra
+        if place.inbound is None:
+            self._arrive(place, packet, start, now)
+        else:
+            self._walk(packet, place.inbound, 0, start, now, place)
+        return True
+
+    def _arrive(self, place: Place, packet: Ipv4Packet, due: float, now: float):
+        if place.code is not None:
+            assert place.router is not None
+            self._unreachable(place.router, packet, place.code, due, now)
+        elif due <= now:
+            self._hand_over((place, packet), due, now)
+        elif not self.line.push(due, self._hand_over_late, (place, packet)):
+            self._drop("delay-line-full", "delay line", packet, now, inbound=True)
+
+    def _hand_over(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
+        place, packet = item
+        if place.router is not None:
+            host = place.router.hosts.get(packet.dst)
+        else:
+            host = self._deliver(packet.dst, now)
+        if host is None:
+            self.dropped["no host"] += 1
+            return
+        # Replies leave as if the packet had arrived on time, so lateness in
+        # this line does not add up over a round trip.
+        self._sending_at = due
+        try:
+            host.receive(packet, now)
+        finally:
+            self._sending_at = None
+
+    def _hand_over_late(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
+        try:
+            self._hand_over(item, due, now)
+        except MalformedFrame as error:
+            self.malformed[str(error)] += 1
+
+    # --- packets out --------------------------------------------------------
+
+    def send(self, host: Host, packet: Ipv4Packet) -> None:
+        """Send a packet from a host or router towards the TAP link."""
+        now = self._sending_at
+        if now is None:
+            now = self._clock()
+        place = self.locate(packet.src)
+        start = now
+        if self.shaper is not None:
+            extra = self.shaper.outbound(packet, now)
+            if extra is None:
+                self.dropped["shaped"] += 1
+                return
+            start += extra
+        if place is None or place.outbound is None:
+            self._leave(packet, start, now, host.mac)
+        else:
+            self._walk(packet, place.outbound, 0, start, now, None)
+
+    def _leave(self, packet: Ipv4Packet, due: float, now: float, mac: bytes) -> None:
+        frame = self._frame(mac, packet)
+        if due <= now:
+            self._transmit(frame)
+        elif not self.line.push(due, self._transmit_late, frame):
+            self._drop("delay-line-full", "delay line", packet, now, inbound=False)
+
+    def _transmit_late(self, frame: bytes, due: float, now: float) -> None:
+        self._transmit(frame)
+
+    # --- the walk -----------------------------------------------------------
+
+    def _walk(
+        self,
+        packet: Ipv4Packet,
+        route: Route,
+        index: int,
+        t: float,
+        now: float,
+        place: Place | None,
+    ) -> None:
+        """Carry `packet` from `route.links[index]`, reached at time `t`."""
+        links = route.links
+        routers = route.routers
+        ttl = packet.ttl
+        size = 20 + len(packet.options) + len(packet.payload)
+        for i in range(index, len(links)):
+            link = links[i]
+            bucket = link.bucket
+            if bucket is not None:
+                if t > now:
+                    # Its queue depends on what reaches it first: wait until then.
+                    held = packet._replace(ttl=ttl) if ttl != packet.ttl else packet
+                    item = (held, route, i, place)
+                    if not self.line.push(t, self._resume, item):
+                        self._drop(
+                            "delay-line-full", link.name, packet, now, route.inbound
+                        )
+                    return
+                leave = bucket.admit(size, t)
+                if leave is None:
+                    link.overflowed += 1
+                    self._drop("queue-full", link.name, packet, now, route.inbound)
+                    return
+                t = leave
+            if link.loss and self.rng.random() < link.loss:
+                link.lost += 1
+                self._drop("loss", link.name, packet, now, route.inbound)
+                return
+            link.packets += 1
+            link.bytes += size
+            t += link.delay(self.rng) if link.jitter else link.latency
+            router = routers[i]
+            if router is not None:
+                if ttl <= 1:
+                    self._expired(router, packet._replace(ttl=ttl), t, now, route)
+                    return
+                ttl -= 1
+        if ttl != packet.ttl:
+            packet = packet._replace(ttl=ttl)
+        if t < route.last_due:
+            t = route.last_due
+        route.last_due = t
+        if route.inbound:
+            assert place is not None
+            self._arrive(place, packet, t, now)
+        else:
+            self._leave(packet, t, now, self.entry_mac)
+
+    def _resume(self, item: tuple[Any, ...], due: float, now: float) -> None:
+        packet, route, index, place = item
+        self._walk(packet, route, index, due, now, place)
+
+    # --- router messages ----------------------------------------------------
+
+    def _expired(
+        self, router: Router, packet: Ipv4Packet, t: float, now: float, route: Route
+    ) -> None:
+        self._drop("ttl-exceeded", router.name, packet, now, route.inbound)
+        if route.inbound:
+            message = IcmpMessage(
+                icmp.TIME_EXCEEDED, icmp.TTL_EXCEEDED, 0, router.quote(packet)
+            )
+            self._originate(router, packet, message, t, now)
+
+    def _unreachable(
+        self, router: Router, packet: Ipv4Packet, code: int, t: float, now: float
+    ) -> None:
+        self._drop("unreachable", router.name, packet, now, inbound=True)
+        message = IcmpMessage(icmp.DEST_UNREACHABLE, code, 0, router.quote(packet))
+        self._originate(router, packet, message, t, now)
+
+    def _originate(
+        self,
+        router: Router,
+        cause: Ipv4Packet,
+        message: IcmpMessage,
+        t: float,
+        now: float,
+    ) -> None:
+        """Send an ICMP error about `cause` from `router`, at time `t`."""
+        if not may_answer_with_error(cause):
+            return
+        ttl, ident, flags = router.stamp.header("icmp-error", t)
+        error = Ipv4Packet(
+            router.address,
+            cause.src,
+            ipv4.PROTO_ICMP,
+            icmp.emit(message),
+            ttl,
+            ident,
+            flags,
+        )
+        assert router.outbound is not None
+        self._walk(error, router.outbound, 0, t, now, None)
+
+    # --- records ------------------------------------------------------------
+
+    def _drop(
+        self, reason: str, where: str, packet: Ipv4Packet, now: float, inbound: bool
+    ) -> None:
+        self.dropped[reason] += 1
+        peer, host = (packet.src, packet.dst) if inbound else (packet.dst, packet.src)
+        count = self.events.due((reason, where, peer), now)
+        if count:
+            self.events.emit(
+                "net.dropped",
+                count,
+                peer=addr_to_str(peer),
+                host=addr_to_str(host),
+                reason=reason,
+                at=where,
+            )
+
+    def summary(self) -> dict[str, Any]:
+        """Counters for the run summary: links, drops, lateness, shaping."""
+        summary: dict[str, Any] = {
+            "links": {
+                name: channel.counters() for name, channel in self.channels.items()
+            },
+            "dropped": dict(self.dropped),
+            "waiting": len(self.line),
+            "delay_error_us": self.line.lateness.summary(),
+        }
+        if self.malformed:
+            summary["malformed_after_delay"] = sum(self.malformed.values())
+        if self.shaper is not None:
+            summary["shaping"] = self.shaper.summary()
+        return summary
+
+
+def may_answer_with_error(packet: Ipv4Packet) -> bool:
+    """RFC 1122 section 3.2.2: no ICMP error about an ICMP error or a later fragment."""
+    if packet.fragment_offset:
+        return False
+    if packet.protocol != ipv4.PROTO_ICMP:
+        return True
+    try:
+        return icmp.parse(packet.payload).type not in _ICMP_ERRORS
+    except MalformedFrame:
+        return False
+
+
+def build_fabric(
+    topology: Any,
+    events: Any,
+    seed: int = 0,
+    make_stamp: MakeStamp | None = None,
+) -> Fabric | None:
+    """The fabric a topology needs, or None when it has neither routers nor shaping."""
+    if topology.routing is None and topology.shaping is None:
+        return None
+    shaper = None
+    if topology.shaping is not None:
+        from vnet.network.shaping import Shaper
+
+        shaper = Shaper(topology.shaping, events, seed)
+    return Fabric(topology, events, seed, make_stamp, shaper)
+
+
+def tap_routes(topology: Any) -> tuple[list[Any], str | None]:
+    """The kernel's routes into the virtual network, and their gateway.
+
+    Without routers, every host block is routed straight onto the TAP link
+    (the kernel ARPs for each host). With routers, the networks and the
+    routers' other addresses are routed via the entry router's address on
+    the attach network, so the kernel ARPs only for that one.
+    """
+    from vnet.link.kernel import covering_networks
+
+    routing = topology.routing
+    if routing is None:
+        spans = [(host.first, host.last) for host in topology.hosts]
+        return covering_networks(spans), None
+    attach = topology.attach
+    entry = routing.routers[routing.entry]
+    gateway = next(
+        address
+        for address in entry.addresses
+        if address & attach.netmask == attach.network
+    )
+    spans = [(network.first, network.last) for network in routing.networks]
+    spans += [
+        (address, address)
+        for router in routing.routers.values()
+        for address in router.addresses
+        if address & attach.netmask != attach.network
+    ]
+    return covering_networks(spans), addr_to_str(gateway)
+
+
+def _plain_stamp(spec: Any) -> IpStamp:
+    return PlainStamp()
+
+
+def _no_clock() -> float:
+    raise RuntimeError("the fabric has no clock: call bind() first")
+
+
+def _nowhere(address: int, now: float) -> Host | None:
+    return None
+
+
+def _unframed(mac: bytes, packet: Ipv4Packet) -> bytes:
+    raise RuntimeError("the fabric is not connected to a network")
+
+
+def _nowhere_out(frame: bytes) -> None:
+    raise RuntimeError("the fabric is not connected to a network")
