@@ -5,6 +5,12 @@ topology's host address, and routes each virtual network through it, so the
 tools on this machine (or in this namespace) reach the virtual hosts. It uses
 iproute2, which is what an operator would type by hand, and it undoes nothing
 on exit: the device goes away with the process unless it was persistent.
+
+Without virtual routers a network is routed straight onto the device, and
+the kernel asks ARP for every host in it. With routers, the networks behind
+them are routed via the entry router's address (`ip route replace NET via
+GATEWAY dev NAME`), as they would be behind a real one: the kernel then asks
+ARP for the entry router alone.
 """
 
 from __future__ import annotations
@@ -28,17 +34,24 @@ def run_ip(*arguments: str) -> None:
 
 
 def configure_tap(
-    name: str, host_address: str, routes: Iterable[ipaddress.IPv4Network]
+    name: str,
+    host_address: str,
+    routes: Iterable[ipaddress.IPv4Network],
+    gateway: str | None = None,
 ) -> None:
-    """Bring `name` up with `host_address` (CIDR form) and add `routes`."""
+    """Bring `name` up with `host_address` (CIDR form) and add `routes`.
+
+    Routes go via `gateway`, an address on the device's network, when given.
+    """
     interface = ipaddress.IPv4Interface(host_address)
     run_ip("link", "set", "dev", name, "up")
     run_ip("addr", "replace", str(interface), "dev", name)
+    via = ("via", gateway) if gateway else ()
     for route in routes:
         if route.subnet_of(interface.network):
             continue
-        run_ip("route", "replace", str(route), "dev", name)
-        log.info("route %s via %s", route, name)
+        run_ip("route", "replace", str(route), *via, "dev", name)
+        log.info("route %s via %s", route, gateway or name)
 
 
 def covering_networks(spans: Iterable[tuple[int, int]]) -> list[ipaddress.IPv4Network]:
