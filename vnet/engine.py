@@ -22,9 +22,11 @@ from vnet.host import Host
 from vnet.link import Link
 from vnet.link.faults import FaultPlan
 from vnet.link.pcap import PcapWriter
+from vnet.network.alarm import make_call_at
 from vnet.network.claims import AddressClaims
 from vnet.network.mac import host_mac
 from vnet.network.plan import AddressPlan
+from vnet.network.routing import build_fabric
 from vnet.network.virtual import VirtualNetwork
 from vnet.service import pipe
 from vnet.service.api import ConnectionContext, Environment, HostInfo
@@ -69,7 +71,10 @@ class Engine:
         self.malformed: Counter[str] = Counter()
         self.plan = AddressPlan(topology.hosts)
         self.network = VirtualNetwork(
-            self._make_host, self._transmit, self._ownership(link)
+            self._make_host,
+            self._transmit,
+            self._ownership(link),
+            fabric=build_fabric(topology, events, seed),
         )
         self.verify_checksums = getattr(link, "verifies_checksums", True)
         self.timers: TimerQueue | None = None
@@ -243,8 +248,9 @@ class Engine:
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self.timers = TimerQueue(loop.call_at)
+        self.timers = TimerQueue(make_call_at(loop))
         self.timers.bind_clock(loop.time)
+        self.network.bind_timers(self.timers, loop.time)
         loop.add_reader(self.link.fileno(), self._on_readable)
         self.started = time.time()
         log.info("serving %d addresses on %s", self.plan.address_count, self.link.name)
@@ -280,4 +286,5 @@ class Engine:
             ),
             "events": sum(getattr(self.events, "counts", {}).values()),
             "seconds": round(time.time() - self.started, 3),
+            **self.network.summary(),
         }
