@@ -99,13 +99,16 @@ class Dnsbl(Service):
         self._warm_up()
 
     def _warm_up(self) -> None:
-        """Answer one query now, while vnet is still root.
+        """Answer one query and open the sources now, while vnet is root.
 
         dnslib imports the idna codec on first use; after the privileges
         are dropped the interpreter's own files may be out of reach.
         """
         query = DNSRecord.question(f"2.0.0.127.{self.zone.name}", "TXT")
         DNSRecord.parse(answer(query.pack(), self.zone, lambda address: []).reply)
+        # Opening the store now, as root, keeps it readable after the drop
+        # even where its files stay root's.
+        self._refresh(time.monotonic())
 
     def lookup(self, address: str) -> list[str]:
         """The roles `address` is listed for, in ROLES order."""

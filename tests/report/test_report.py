@@ -176,6 +176,7 @@ def test_spam_sources(report):
     relay_user = found["203.0.113.51"]
     assert (relay_user.via_relay, relay_user.probes, relay_user.direct) == (1, 1, 0)
     assert found["203.0.113.52"].direct == 1
+    assert proxy_user.trap_lookups == 0
     # 192.0.2.99 only fetched a page through the proxy.
     assert (found["192.0.2.99"].messages, found["192.0.2.99"].proxy_requests) == (0, 1)
 
@@ -318,3 +319,25 @@ def test_the_schema_documents_a_join_that_runs(scenario):
     rows = open_reader(scenario.path).execute(query).fetchall()
     spammed = {address for address, *_ in rows}
     assert spammed == set(scenario.spam)
+
+
+def test_trap_domain_lookups_are_counted_for_spam_sources(tmp_path):
+    with EventStore.open(tmp_path / "s.db") as store:
+        store.emit("smtp.message.stored", peer="203.0.113.52", service="smtp-sink",
+                   recipients=["a@example.test"])  # fmt: skip
+        for name, trap in (
+            ("example.test.", "example.test"),
+            ("www.example.test.", None),
+        ):
+            store.emit("dns.query", peer="203.0.113.52", service="dns", name=name,
+                       type="MX", trap_domain=trap)  # fmt: skip
+        store.emit(
+            "dns.query",
+            peer="203.0.113.99",
+            service="dns",
+            name="example.test.",
+            type="MX",
+            trap_domain="example.test",
+        )
+    [source] = build_report(open_reader(tmp_path / "s.db")).sources
+    assert (source.address, source.trap_lookups) == ("203.0.113.52", 1)

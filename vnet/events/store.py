@@ -81,7 +81,14 @@ CREATE TABLE IF NOT EXISTS traps (
     address    TEXT NOT NULL,
     visitor    TEXT,
     time       INTEGER NOT NULL,
-    connection TEXT
+    connection TEXT,
+    user_agent TEXT,
+    url        TEXT,
+    page       TEXT,
+    vhost      TEXT,
+    host       TEXT,
+    service    TEXT,
+    via        TEXT
 );
 CREATE INDEX IF NOT EXISTS traps_address ON traps (address);
 CREATE INDEX IF NOT EXISTS traps_visitor ON traps (visitor, time);
@@ -94,7 +101,9 @@ CREATE TABLE IF NOT EXISTS messages (
     host       TEXT,
     service    TEXT,
     queue_id   TEXT,
-    message_id TEXT
+    message_id TEXT,
+    sender     TEXT,
+    subject    TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_connection ON messages (connection);
 CREATE INDEX IF NOT EXISTS messages_source ON messages (source, time);
@@ -310,8 +319,8 @@ def insert_records(db: sqlite3.Connection, records: Iterable[Mapping[str, Any]])
             recipients.extend(_recipient_rows(next_id, record))
         next_id += 1
     db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", events)
-    db.executemany("INSERT INTO traps VALUES (?,?,?,?,?)", traps)
-    db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?)", messages)
+    db.executemany("INSERT INTO traps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", traps)
+    db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?)", messages)
     db.executemany("INSERT INTO recipients VALUES (?,?)", recipients)
 
 
@@ -345,7 +354,13 @@ def _scalar(value: Any) -> Any:
 def _trap_row(row: tuple, record: Mapping[str, Any]) -> tuple:
     address = str(record.get("address", "")).strip().lower()
     visitor = record.get("visitor") or record.get("peer")
-    return (row[0], address, _scalar(visitor), row[1], row[3])
+    # The whole visit is kept here, so that the trace needs no other table.
+    visit = [record.get(key) for key in ("user_agent", "url", "page", "vhost")]
+    return (
+        row[0], address, _scalar(visitor), row[1], row[3],
+        *(_scalar(value) for value in visit),
+        row[6], row[8], _scalar(record.get("via")),
+    )  # fmt: skip
 
 
 def _message_row(row: tuple, record: Mapping[str, Any]) -> tuple:
@@ -359,6 +374,8 @@ def _message_row(row: tuple, record: Mapping[str, Any]) -> tuple:
         service,
         _scalar(record.get("queue_id")),
         _scalar(record.get("message_id")),
+        _scalar(record.get("sender")),
+        _scalar(record.get("subject")),
     )
 
 

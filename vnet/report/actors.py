@@ -15,7 +15,9 @@ A spam source is any address that used an open proxy or had a message
 stored. For each: messages by the way they came (through the proxy to the
 relay, to the relay, straight to a destination server), recipients and
 how many were trap addresses, probes forwarded, proxy requests with the
-next hops asked for, and the proxy chains its requests revealed.
+next hops asked for, the proxy chains its requests revealed, and how
+often it looked up a trap domain in the virtual DNS (`dns.query` with a
+`trap_domain`: the MX lookup of a spammer holding a trap address).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class SpamSource:
     proxy_requests: int = 0
     next_hops: dict[str, int] = field(default_factory=dict)
     chains: list[list[str]] = field(default_factory=list)
+    trap_lookups: int = 0
 
     def seen(self, first: int, last: int) -> None:
         self.first = min(self.first, first)
@@ -80,9 +83,7 @@ _SPAMMED = """
     GROUP BY t.visitor
 """
 _AGENTS = """
-    SELECT t.visitor, e.fields ->> '$.user_agent', count(*)
-    FROM traps t JOIN events e ON e.id = t.event_id
-    GROUP BY 1, 2
+    SELECT visitor, user_agent, count(*) FROM traps GROUP BY 1, 2
 """
 _PAGES = """
     SELECT peer, count(*), min(time), max(time)
@@ -158,12 +159,10 @@ _SINKS = ",".join(f"'{name}'" for name in SINK_SERVICES)
 # A probe our relay forwarded to our own sink is not the sink's spam.
 _MESSAGES = f"""
     SELECT m.source, m.service, count(*), min(m.time), max(m.time),
-           sum(p.proxied)
+           sum(EXISTS (
+               SELECT 1 FROM events p
+               WHERE p.connection = m.connection AND p.event = 'proxy.request'))
     FROM messages m
-    LEFT JOIN (
-        SELECT DISTINCT connection, 1 AS proxied FROM events
-        WHERE event = 'proxy.request' AND connection IS NOT NULL
-    ) p ON p.connection = m.connection
     WHERE NOT (m.service IN ({_SINKS}) AND EXISTS (
         SELECT 1 FROM messages relayed
         WHERE relayed.message_id = m.message_id
@@ -185,6 +184,11 @@ _REQUESTS = """
 _CHAINS = """
     SELECT DISTINCT peer, fields ->> '$.hops'
     FROM events WHERE event = 'proxy.chain'
+"""
+_TRAP_LOOKUPS = """
+    SELECT peer, count(*) FROM events
+    WHERE event = 'dns.query' AND fields ->> '$.trap_domain' IS NOT NULL
+    GROUP BY peer
 """
 _PROBES = """
     SELECT peer, count(*) FROM events
@@ -220,6 +224,9 @@ def spam_sources(db: sqlite3.Connection) -> list[SpamSource]:
     for address, count in db.execute(_PROBES):
         if address in found:
             found[address].probes = count
+    for address, count in db.execute(_TRAP_LOOKUPS):
+        if address in found:
+            found[address].trap_lookups = count
     return sorted(found.values(), key=lambda item: (-item.messages, item.first))
 
 

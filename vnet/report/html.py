@@ -305,13 +305,14 @@ def _source_table(report: Report) -> str:
             item.proxy_requests,
             ", ".join(f"{hop} ({count})" for hop, count in item.next_hops.items()),
             "; ".join(" > ".join(chain) for chain in item.chains),
+            item.trap_lookups,
         ]
         for item in report.sources
     ]
     headers = [
         "Source", "First seen", "Last seen", "Messages", "Via proxy",
         "Via relay", "Direct", "Trap recipients", "Probes", "Proxy requests",
-        "Next hops", "Proxy chains",
+        "Next hops", "Proxy chains", "Trap-domain lookups",
     ]  # fmt: skip
     return f"<h2>Spam sources: {len(rows)}</h2>{_table(headers, rows)}"
 
