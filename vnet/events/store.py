@@ -301,12 +301,14 @@ def _prepare(db: sqlite3.Connection, path: str | Path) -> None:
 # --- rows ------------------------------------------------------------------
 
 
-def insert_records(db: sqlite3.Connection, records: Iterable[Mapping[str, Any]]):
+def insert_records(
+    db: sqlite3.Connection, records: Iterable[Mapping[str, Any]]
+) -> None:
     """Insert records inside the caller's transaction."""
-    events = []
-    traps = []
-    messages = []
-    recipients = []
+    events: list[tuple] = []
+    traps: list[tuple] = []
+    messages: list[tuple] = []
+    recipients: list[tuple] = []
     next_id = _next_id(db)
     for record in records:
         row = _event_row(next_id, record)

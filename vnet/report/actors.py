@@ -145,10 +145,10 @@ def _add_robots(db: sqlite3.Connection, found: dict[str, Harvester]) -> None:
         if visitor in read:
             harvester.robots = "obeyed"
     for visitor, fetched in db.execute(_ROBOTS_IGNORED):
-        harvester = found.get(visitor)
-        if harvester is not None:
+        ignoring = found.get(visitor)
+        if ignoring is not None:
             unread = not fetched and visitor not in read
-            harvester.robots = "ignored-unread" if unread else "ignored"
+            ignoring.robots = "ignored-unread" if unread else "ignored"
 
 
 # --- spam sources ---------------------------------------------------------------

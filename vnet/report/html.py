@@ -14,6 +14,7 @@ million dots would say less than the bars.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from vnet.events.times import micros_to_text
@@ -229,7 +230,7 @@ def _row_y(lane: tuple[int, int], index: int) -> int:
 # --- tables -----------------------------------------------------------------------
 
 
-def _table(headers: list[str], rows: list[list[object]]) -> str:
+def _table(headers: list[str], rows: Sequence[Sequence[object]]) -> str:
     head = "".join(f"<th>{escape(header)}</th>" for header in headers)
     body = "".join(
         "<tr>" + "".join(_td(value) for value in row) + "</tr>" for row in rows
