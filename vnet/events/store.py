@@ -29,6 +29,9 @@ then committed by the first write after `interval`, when it grows past
 
 `import_jsonl(path, store)` rebuilds a store from a JSON-lines record:
 importing the lines that a run wrote gives the store that run wrote.
+
+Limitation: a store of another schema version is refused, not migrated;
+rebuild it from the JSON lines with `vnet events import`.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 trace, the tables and the totals describe the same moment of a store that
 may still be growing. `to_json` turns it into plain data: times become ISO
 8601 text, delays stay seconds.
+
+Limitation: the report covers the whole store; only the exports take a
+time window.
 """
 
 from __future__ import annotations

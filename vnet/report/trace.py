@@ -22,6 +22,10 @@ Addresses are compared in lower case. A recipient that no record says was
 issued can still be traced when a `decoder` is given (the web maze's
 trap-address codec): the address itself names the visitor and the time,
 with no page or User-Agent.
+
+Limitation: the open proxy's generated pages name addresses by the second
+(`crawler-IP_SECONDS`), so two pages in one second issue one address
+twice; the earliest record is shown, and `issued_times` says how many.
 """
 
 from __future__ import annotations
