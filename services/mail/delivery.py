@@ -38,6 +38,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import aiosmtplib
+
+# Imported now, not when the first probe goes out: by then vnet may have
+# dropped root and lost read access to the interpreter's library.
+try:
+    import dns.asyncresolver as dns_resolver
+except ImportError:
+    dns_resolver = None
+
 log = logging.getLogger(__name__)
 
 # Special-use names that the DNS never resolves (RFC 2606, RFC 6761).
@@ -290,12 +299,10 @@ class Outcome:
 
 async def exchangers(domain: str) -> list[Route]:
     """The domain's mail exchangers, best first (RFC 5321 section 5.1)."""
-    try:
-        import dns.asyncresolver
-    except ImportError:
+    if dns_resolver is None:
         return [Route(domain, 25)]
     try:
-        answer = await dns.asyncresolver.resolve(domain, "MX")
+        answer = await dns_resolver.resolve(domain, "MX")
     except Exception as error:  # dnspython raises many kinds; all mean "no MX"
         log.debug("%s: no MX (%s); trying the domain itself", domain, error)
         return [Route(domain, 25)]
@@ -311,8 +318,6 @@ async def deliver(
     timeout: float = 60,
 ) -> Outcome:
     """Send one probe to its route, or to each exchanger in turn."""
-    import aiosmtplib
-
     domain = decision.recipients[0].rpartition("@")[2]
     routes = [decision.route] if decision.route else await exchangers(domain)
     error = "no route"
