@@ -293,3 +293,17 @@ def test_import_appends_to_an_existing_store(tmp_path):
     db = open_reader(tmp_path / "s.db")
     ids = [row[0] for row in db.execute("SELECT id FROM events ORDER BY id")]
     assert ids == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_maze_page_served_by_the_proxy_is_marked_as_through_it(tmp_path):
+    with EventStore.open(tmp_path / "s.db") as store:
+        store.emit("web.address.issued", address="a@example.test", peer="192.0.2.9",
+                   visitor="192.0.2.9", service="open-proxy")  # fmt: skip
+        store.emit("web.address.issued", address="b@example.test", peer="192.0.2.9",
+                   visitor="192.0.2.9", service="web-maze")  # fmt: skip
+    db = open_reader(tmp_path / "s.db")
+    rows = db.execute("SELECT address, service, via FROM traps ORDER BY 1").fetchall()
+    assert rows == [
+        ("a@example.test", "open-proxy", "open-proxy"),
+        ("b@example.test", "web-maze", None),
+    ]

@@ -60,6 +60,7 @@ IMMEDIATE = frozenset({"smtp.message.stored"})
 # The fields every connection's events carry get columns of their own;
 # everything else stays in `fields`, as JSON.
 BOUND = ("connection", "peer", "peer_port", "host", "port", "service")
+MAZE = "web-maze"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -361,10 +362,13 @@ def _trap_row(row: tuple, record: Mapping[str, Any]) -> tuple:
     visitor = record.get("visitor") or record.get("peer")
     # The whole visit is kept here, so that the trace needs no other table.
     visit = [record.get(key) for key in ("user_agent", "url", "page", "vhost")]
+    service = row[8]
+    # A maze page the open proxy served carries the proxy's identity.
+    via = record.get("via") or (service if service not in (None, MAZE) else None)
     return (
         row[0], address, _scalar(visitor), row[1], row[3],
         *(_scalar(value) for value in visit),
-        row[6], row[8], _scalar(record.get("via")),
+        row[6], service, _scalar(via),
     )  # fmt: skip
 
 
