@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from vnet.wire import icmp, ipv4, tcp, udp
 from vnet.wire.errors import MalformedFrame
@@ -41,22 +41,51 @@ FILTERED = "filtered"
 QUOTE_LIMIT = 576 - 20 - 8
 
 
-class IpStamp(Protocol):
-    """What a personality decides about the IP header of each packet sent.
+class Reply(NamedTuple):
+    """A personality's answer: the message, and the IP fields it insists on.
 
-    `kind` says what the packet is: "tcp", "tcp-closed", "icmp-echo",
-    "icmp-error" or "udp". The answer is (TTL, IP ID, flags), flags being
-    the 3-bit IPv4 flags field (DF is 0x2). One call per packet: this is on
-    the hot path.
+    `ttl` and `dont_fragment` left None take the host's usual stamp for the
+    kind of packet.
     """
 
-    def header(self, kind: str, now: float) -> tuple[int, int, int]: ...
+    message: IcmpMessage | TcpSegment
+    ttl: int | None = None
+    dont_fragment: bool | None = None
 
 
-class PlainStamp:
-    """A Linux-like stamp for hosts with no personality.
+class Personality(Protocol):
+    """Everything a host's operating system decides on its own.
 
-    TTL 64, DF on TCP and UDP, and one IP ID counter that steps by one.
+    `header` stamps every packet the host sends: (TTL, IP ID, flags), flags
+    being the 3-bit IPv4 flags field (DF is 0x2). `kind` says what the packet
+    is: "tcp", "tcp-closed", "icmp-echo", "icmp-error" or "udp"; `peer` is
+    the destination, for stacks that keep an IP ID counter per peer. It is
+    called once per packet, on the hot path.
+
+    The other methods answer what no service answers: an echo request, a
+    datagram to a closed UDP port, a segment to a closed TCP port. Each
+    returns the Reply to send, or None to stay silent.
+    """
+
+    def header(self, kind: str, now: float, peer: int = 0) -> tuple[int, int, int]: ...
+
+    def echo_reply(
+        self, packet: Ipv4Packet, request: IcmpMessage, now: float
+    ) -> Reply | None: ...
+
+    def port_unreachable(self, packet: Ipv4Packet, now: float) -> Reply | None: ...
+
+    def closed_port_reply(
+        self, packet: Ipv4Packet, segment: TcpSegment, now: float
+    ) -> Reply | None: ...
+
+
+class PlainPersonality:
+    """A Linux-like host for hosts configured with no personality.
+
+    TTL 64, DF on TCP and UDP, one IP ID counter that steps by one, echo
+    replies that return the request's data, port unreachable quoting as much
+    of the datagram as RFC 1812 allows, and RFC 9293's resets.
     """
 
     __slots__ = ("_next_ident",)
@@ -64,11 +93,30 @@ class PlainStamp:
     def __init__(self, first_ident: int = 1) -> None:
         self._next_ident = first_ident
 
-    def header(self, kind: str, now: float) -> tuple[int, int, int]:
+    def header(self, kind: str, now: float, peer: int = 0) -> tuple[int, int, int]:
         ident = self._next_ident
         self._next_ident = (ident + 1) & 0xFFFF
-        flags = FLAG_DF if kind in ("tcp", "udp") else 0
+        flags = FLAG_DF if kind in ("tcp", "tcp-closed", "udp") else 0
         return 64, ident, flags
+
+    def echo_reply(
+        self, packet: Ipv4Packet, request: IcmpMessage, now: float
+    ) -> Reply | None:
+        return Reply(IcmpMessage(icmp.ECHO_REPLY, 0, request.rest, request.payload))
+
+    def port_unreachable(self, packet: Ipv4Packet, now: float) -> Reply | None:
+        return Reply(unreachable(packet, icmp.PORT_UNREACHABLE))
+
+    def closed_port_reply(
+        self, packet: Ipv4Packet, segment: TcpSegment, now: float
+    ) -> Reply | None:
+        reset = reset_for(segment)
+        return None if reset is None else Reply(reset)
+
+
+# The names the routers' code knows these by.
+IpStamp = Personality
+PlainStamp = PlainPersonality
 
 
 class PortSpec(Protocol):
@@ -103,14 +151,14 @@ class Host:
         mac: bytes,
         ports: PortTable,
         send_packet: Callable[[Host, Ipv4Packet], None],
-        stamp: IpStamp | None = None,
+        personality: Personality | None = None,
         name: str | None = None,
     ) -> None:
         self.address = address
         self.mac = mac
         self.name = name
         self.ports = ports
-        self.stamp: IpStamp = stamp or PlainStamp()
+        self.personality: Personality = personality or PlainPersonality()
         self._send_packet = send_packet
         # Whether TCP and UDP checksums are checked; off on links whose frames
         # may carry offloaded, partial checksums.
@@ -144,8 +192,9 @@ class Host:
     def _receive_icmp(self, packet: Ipv4Packet, now: float) -> None:
         message = icmp.parse(packet.payload)
         if message.type == icmp.ECHO_REQUEST:
-            reply = IcmpMessage(icmp.ECHO_REPLY, 0, message.rest, message.payload)
-            self.send(packet.src, ipv4.PROTO_ICMP, icmp.emit(reply), "icmp-echo", now)
+            reply = self.personality.echo_reply(packet, message, now)
+            if reply is not None:
+                self.send_reply(packet.src, reply, "icmp-echo", now)
         elif message.type == icmp.TIMESTAMP:
             stamp = milliseconds_since_midnight()
             reply = icmp.timestamp_reply(message, stamp, stamp)
@@ -158,7 +207,9 @@ class Host:
             if self.udp_handler is not None:
                 self.udp_handler(packet, datagram, now)
         elif policy == CLOSED:
-            self._send_unreachable(packet, icmp.PORT_UNREACHABLE, now)
+            reply = self.personality.port_unreachable(packet, now)
+            if reply is not None:
+                self.send_reply(packet.src, reply, "icmp-error", now)
 
     def _receive_tcp(self, packet: Ipv4Packet, now: float) -> None:
         segment = tcp.parse(packet.payload, packet.src, packet.dst, self.verify)
@@ -166,7 +217,9 @@ class Host:
         if policy == OPEN and self.tcp_handler is not None:
             self.tcp_handler(packet, segment, now)
         elif policy == CLOSED:
-            self.send_reset(packet.src, segment, now)
+            reply = self.personality.closed_port_reply(packet, segment, now)
+            if reply is not None:
+                self.send_reply(packet.src, reply, "tcp-closed", now)
 
     # --- sending -----------------------------------------------------------
 
@@ -174,7 +227,22 @@ class Host:
         self, dst: int, protocol: int, payload: bytes, kind: str, now: float
     ) -> None:
         """Send one IPv4 packet from this host, stamped by its personality."""
-        ttl, ident, flags = self.stamp.header(kind, now)
+        ttl, ident, flags = self.personality.header(kind, now, dst)
+        packet = Ipv4Packet(self.address, dst, protocol, payload, ttl, ident, flags)
+        self._send_packet(self, packet)
+
+    def send_reply(self, dst: int, reply: Reply, kind: str, now: float) -> None:
+        """Send a personality's Reply, with the IP fields it asks for."""
+        message = reply.message
+        if isinstance(message, TcpSegment):
+            protocol, payload = ipv4.PROTO_TCP, tcp.emit(message, self.address, dst)
+        else:
+            protocol, payload = ipv4.PROTO_ICMP, icmp.emit(message)
+        ttl, ident, flags = self.personality.header(kind, now, dst)
+        if reply.ttl is not None:
+            ttl = reply.ttl
+        if reply.dont_fragment is not None:
+            flags = flags | FLAG_DF if reply.dont_fragment else flags & ~FLAG_DF
         packet = Ipv4Packet(self.address, dst, protocol, payload, ttl, ident, flags)
         self._send_packet(self, packet)
 
@@ -182,17 +250,8 @@ class Host:
         payload = tcp.emit(segment, self.address, dst)
         self.send(dst, ipv4.PROTO_TCP, payload, "tcp", now)
 
-    def send_reset(self, dst: int, segment: TcpSegment, now: float) -> None:
-        """Answer a segment to a closed port (RFC 9293 section 3.10.7.1)."""
-        reset = reset_for(segment)
-        if reset is None:
-            return
-        payload = tcp.emit(reset, self.address, dst)
-        self.send(dst, ipv4.PROTO_TCP, payload, "tcp-closed", now)
-
     def _send_unreachable(self, packet: Ipv4Packet, code: int, now: float) -> None:
-        quote = ipv4.emit(packet)[:QUOTE_LIMIT]
-        message = IcmpMessage(icmp.DEST_UNREACHABLE, code, 0, quote)
+        message = unreachable(packet, code)
         self.send(packet.src, ipv4.PROTO_ICMP, icmp.emit(message), "icmp-error", now)
 
     def idle(self) -> bool:
@@ -218,9 +277,25 @@ def reset_for(segment: TcpSegment) -> TcpSegment | None:
     return TcpSegment(segment.dst_port, segment.src_port, 0, ack, tcp.RST | tcp.ACK, 0)
 
 
+def unreachable(packet: Ipv4Packet, code: int) -> IcmpMessage:
+    """Destination unreachable quoting `packet` as RFC 1812 4.3.2.3 allows."""
+    quote = ipv4.emit(packet)[:QUOTE_LIMIT]
+    return IcmpMessage(icmp.DEST_UNREACHABLE, code, 0, quote)
+
+
 def milliseconds_since_midnight() -> int:
     """RFC 792's timestamp: milliseconds since midnight UT."""
     return int(time.time() * 1000) % 86_400_000
 
 
-__all__ = ["Host", "IpStamp", "PlainStamp", "MalformedFrame", "reset_for"]
+__all__ = [
+    "Host",
+    "IpStamp",
+    "MalformedFrame",
+    "PlainStamp",
+    "Personality",
+    "PlainPersonality",
+    "Reply",
+    "reset_for",
+    "unreachable",
+]

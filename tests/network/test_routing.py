@@ -19,6 +19,7 @@ from tests.network.harness import (
     tcp_syn,
     udp_probe,
 )
+from vnet.host import PlainPersonality
 from vnet.network.routing import ON_LINK, tap_routes
 from vnet.wire import arp, ethernet, icmp, ipv4
 from vnet.wire.arp import ArpPacket
@@ -249,14 +250,14 @@ def test_an_empty_address_in_a_network_is_silent(bench):
 
 def test_a_host_ttl_running_out_on_the_way_out_is_dropped(bench):
     host = bench.network.host(ip("203.0.113.10"), 0.0)
-    host.stamp = ShortLived()
+    host.personality = ShortLived()
     bench.send(echo_request("203.0.113.10"))
     assert replies(bench) == []
     assert bench.fabric.dropped["ttl-exceeded"] == 1
 
 
-class ShortLived:
-    def header(self, kind, now):
+class ShortLived(PlainPersonality):
+    def header(self, kind, now, peer=0):
         return 2, 1, 0
 
 
