@@ -96,7 +96,8 @@ class SmtpRelay(SendmailService):
             max_recipients=options.get("probe_max_recipients", 5),
         )
         self.forward_timeout = options.get("forward_timeout", 60.0)
-        self.ledger = Ledger(os.path.join(self.maildir, "..", "relay-ledger.jsonl"))
+        # Beside the Maildir: mail/relay -> mail/relay-ledger.jsonl.
+        self.ledger = Ledger(self.maildir.rstrip(os.sep) + "-ledger.jsonl")
 
     def recipient_refusal(self, address: str) -> str | None:
         return None

@@ -64,6 +64,9 @@ from services.mail.scan import Finding, InputScanner
 from vnet.service.api import BoundEvents
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every connection at INFO ("Peer: ...", its AUTH mechanisms, a
+# deprecation notice on each AUTH); the smtp.session events say the same.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 # sendmail's MAXLINE: a longer command is an attack, and ends the session.
 COMMAND_LIMIT = 2048

@@ -21,6 +21,10 @@ import os
 import socket
 from dataclasses import dataclass
 
+# One counter for every store of the process, so that two bindings sharing
+# a Maildir can never make the same name in the same microsecond.
+_sequence = itertools.count(1)
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -41,7 +45,6 @@ class MaildirStore:
         self._tmp = os.path.join(self.path, "tmp")
         self._new = os.path.join(self.path, "new")
         self._new_fd = os.open(self._new, os.O_RDONLY | os.O_DIRECTORY)
-        self._sequence = itertools.count(1)
         self._host = _maildir_host()
 
     def deliver(self, message: bytes, now: float) -> Stored:
@@ -76,7 +79,7 @@ class MaildirStore:
         # host (microseconds, pid, a counter), then the host name.
         seconds = int(now)
         micros = int((now - seconds) * 1_000_000)
-        sequence = next(self._sequence)
+        sequence = next(_sequence)
         return f"{seconds}.M{micros}P{os.getpid()}Q{sequence}.{self._host}"
 
 
