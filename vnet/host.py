@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from types import NotImplementedType
 from typing import NamedTuple, Protocol
 
 from vnet.wire import icmp, ipv4, tcp, udp
@@ -79,6 +80,15 @@ class Personality(Protocol):
         self, packet: Ipv4Packet, segment: TcpSegment, now: float
     ) -> Reply | None: ...
 
+    def stray_segment_reply(
+        self, packet: Ipv4Packet, segment: TcpSegment, now: float
+    ) -> Reply | None | NotImplementedType:
+        """A segment to an open port that is no SYN and finds no connection.
+
+        NotImplemented leaves it to the TCP's own rules (RFC 9293 3.10.7.2).
+        """
+        ...
+
 
 class PlainPersonality:
     """A Linux-like host for hosts configured with no personality.
@@ -112,6 +122,11 @@ class PlainPersonality:
     ) -> Reply | None:
         reset = reset_for(segment)
         return None if reset is None else Reply(reset)
+
+    def stray_segment_reply(
+        self, packet: Ipv4Packet, segment: TcpSegment, now: float
+    ) -> Reply | None | NotImplementedType:
+        return NotImplemented
 
 
 # The names the routers' code knows these by.

@@ -36,7 +36,10 @@ from vnet.tcp.connection import Connection
 from vnet.tcp.stamp import TcpPersonality
 from vnet.timers import TimerQueue
 from vnet.wire.ipv4 import Ipv4Packet, addr_to_str
-from vnet.wire.tcp import TcpSegment
+from vnet.wire.tcp import ACK, FIN, RST, SYN, TcpSegment
+
+# The flags that tell a bare SYN from everything else.
+_HANDSHAKE = SYN | ACK | RST | FIN
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +112,26 @@ class HostServer:
     # --- in --------------------------------------------------------------
 
     def segment_received(self, packet: Ipv4Packet, segment: TcpSegment, now: float):
+        if segment.flags & _HANDSHAKE != SYN and self._stray(packet, segment, now):
+            return
         self.tcp.receive(packet.src, segment, now)
         self.drain(now)
+
+    def _stray(self, packet: Ipv4Packet, segment: TcpSegment, now: float) -> bool:
+        """Let the personality answer a segment that belongs to no connection.
+
+        Operating systems differ most here (nmap's T2-T4 probes): some
+        answer a NULL segment, some take SYN|FIN as a SYN. True if handled.
+        """
+        found = self.tcp.find(packet.src, segment.src_port, segment.dst_port)
+        if found is not None:
+            return False
+        reply = self.host.personality.stray_segment_reply(packet, segment, now)
+        if reply is NotImplemented:
+            return False
+        if reply is not None:
+            self.host.send_reply(packet.src, reply, "tcp", now)
+        return True
 
     def kick(self) -> None:
         """Something outside a drain changed a connection (a service wrote)."""
