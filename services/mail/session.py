@@ -202,6 +202,7 @@ class SendmailSession(SMTP):
         self._first_command = True
         self._opened_at: float | None = None
         self._open_emitted = False
+        self._lost = False
         self._smuggling = 0
         self._smuggling_at_data = 0
         builtin = ("PLAIN", "LOGIN", "CRAM-MD5")
@@ -237,6 +238,11 @@ class SendmailSession(SMTP):
         super().data_received(data)
 
     def connection_lost(self, error: Exception | None) -> None:
+        # A failed STARTTLS handshake ends the session here, and the plain
+        # transport's own loss may follow: the record closes once.
+        if self._lost:
+            return
+        self._lost = True
         self._emit_open(None)
         opened = self._opened_at or self.setup.clock()
         self.setup.events.emit(
@@ -271,7 +277,16 @@ class SendmailSession(SMTP):
     # --- the command loop ---------------------------------------------------
 
     async def _handle_client(self) -> None:
-        await self._greet()
+        try:
+            await self._greet()
+        except asyncio.CancelledError:
+            # The client left during the greeting delay (aiosmtpd cancels
+            # this task on EOF): close our side, or it stays half-open.
+            self._writer.close()
+            raise
+        except ConnectionResetError:
+            self._writer.close()
+            return
         while self.transport is not None:
             try:
                 line = await self._next_line()

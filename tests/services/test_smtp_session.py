@@ -702,3 +702,43 @@ def test_starttls_with_a_generated_certificate(tmp_path):
     assert final.startswith("250 2.0.0")
     assert certificate and recorder.of("smtp.tls")[0]["ok"] is True
     assert (tmp_path / "mail" / "tls" / "relay1.example.test.crt").exists()
+
+
+def test_a_client_gone_before_the_greeting_closes_its_record_once(tmp_path, caplog):
+    async def scenario():
+        options = {**RELAY, "greeting_delay": [0.3, 0.3]}
+        async with serving(SmtpRelay, options, tmp_path) as (port, recorder):
+            client = await Client.connect(port, greet=False)
+            await client.send(b"EHLO gone.example\r\n")
+            await client.close()
+            await asyncio.sleep(0.5)
+            return recorder
+
+    with caplog.at_level(logging.WARNING):
+        recorder = run(scenario())
+    sessions = recorder.of("smtp.session")
+    assert [s["state"] for s in sessions] == ["open", "close"]
+    assert sessions[0]["banner"] is None
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_failed_tls_handshake_ends_the_session_once(tmp_path):
+    pytest.importorskip("cryptography")
+
+    async def scenario():
+        async with serving(SmtpRelay, {**RELAY, "starttls": True}, tmp_path) as (
+            port,
+            recorder,
+        ):
+            client = await Client.connect(port)
+            await client.command("EHLO x.example")
+            await client.first("STARTTLS")
+            await client.send(b"this is not a TLS client hello\r\n" * 4)
+            closed = await client.closed()
+            await asyncio.sleep(0.1)
+            return closed, recorder
+
+    closed, recorder = run(scenario())
+    assert closed
+    assert [s["state"] for s in recorder.of("smtp.session")] == ["open", "close"]
+    assert recorder.of("smtp.tls")[0]["ok"] is False
