@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import icmp, memory, tcp
+from bench import icmp, memory, report, tcp
 
 BENCHMARKS = [
     ("ICMP echo through the engine", icmp.run),
     ("What address ranges cost", memory.run),
     ("TCP through the virtual stack", tcp.run),
+    ("Report and exports on 1,000,000 events", report.run),
 ]
 
 

@@ -20,7 +20,7 @@ import click
 
 from vnet import __version__, config
 from vnet.engine import Engine
-from vnet.events import EventLog, NullSink
+from vnet.events import EventLog, EventStore, NullSink, StoreError, Tee
 from vnet.link import LinkError
 from vnet.link.faults import FaultSpecError, parse_faults
 from vnet.link.kernel import configure_tap
@@ -33,6 +33,7 @@ log = logging.getLogger("vnet")
 
 USAGE_ERROR = 2
 EVENTS_FILE = "events.jsonl"
+STORE_FILE = "events.sqlite"
 
 
 def fail(message: str) -> None:
@@ -114,6 +115,12 @@ def schema() -> None:
     is_flag=True,
     help="Make tools in this named namespace resolve names with the virtual DNS.",
 )
+@click.option(
+    "--store",
+    "store_path",
+    help="The SQLite event store [STATE_DIR/events.sqlite].",
+)
+@click.option("--metrics", "metrics_address", help="Serve Prometheus metrics here.")
 def run(
     topology: str,
     tap: str | None,
@@ -126,19 +133,24 @@ def run(
     faults_text: str | None,
     state_dir: str,
     resolver: bool,
+    store_path: str | None,
+    metrics_address: str | None,
 ) -> None:
     """Serve TOPOLOGY until SIGINT or SIGTERM."""
     model = load_topology(topology)
     try:
         faults = parse_faults(faults_text) if faults_text else None
+        metrics = Metrics(metrics_address) if metrics_address else None
     except FaultSpecError as error:
         fail(f"--faults: {error}")
+    except ValueError as error:
+        fail(f"--metrics: {error}")
     # Everything that needs root, and every file, is opened before the drop:
     # the device, the records, and what the services keep under state_dir.
     try:
         os.makedirs(state_dir, exist_ok=True)
         link = open_link(model, tap, interface, no_configure)
-        events = EventLog.open(events_path or os.path.join(state_dir, EVENTS_FILE))
+        events = open_records(state_dir, events_path, store_path, metrics)
         pcap = PcapWriter.open(pcap_path) if pcap_path else None
         environment = Environment(events=events, state_dir=state_dir)
         engine = Engine(
@@ -148,19 +160,22 @@ def run(
         hand_over(state_dir, user)
         resolv_conf = install_resolver(model, user) if resolver else None
         drop_privileges(user)
-    except (LinkError, PrivilegeError, OSError) as error:
+    except (LinkError, PrivilegeError, OSError, StoreError) as error:
         fail(str(error))
     except config.TopologyError as error:
         fail(str(error))
     except ServiceError as error:
         fail(f"{topology}: {error}")
+    if metrics is not None:
+        metrics.watch(engine)
     try:
-        asyncio.run(serve_engine(engine))
+        asyncio.run(serve_engine(engine, metrics))
     finally:
         if resolv_conf is not None:
             remove_resolv_conf(resolv_conf)
     summary = engine.summary()
     events.emit("vnet.stopped", **summary)
+    events.close()
     click.echo("vnet: stopped: " + format_summary(summary), err=True)
 
 
@@ -209,7 +224,38 @@ def open_link(model: Any, tap: str | None, interface: str | None, no_configure: 
     return link
 
 
-async def serve_engine(engine: Engine) -> None:
+class Metrics:
+    """`--metrics HOST:PORT`: Prometheus counters fed by the events."""
+
+    def __init__(self, address: str) -> None:
+        from vnet.events import metrics
+
+        self.module = metrics
+        self.address = address
+        metrics.parse_listen(address)
+        self.sink = metrics.MetricsSink()
+
+    def watch(self, engine: Engine) -> None:
+        self.module.watch_engine(self.sink.registry, engine)
+
+    async def start(self) -> asyncio.Server:
+        return await self.module.start_metrics(self.address, self.sink.registry)
+
+
+def open_records(
+    state_dir: str,
+    events_path: str | None,
+    store_path: str | None,
+    metrics: Metrics | None,
+) -> Tee:
+    """The JSON lines, the SQLite store and the metrics, fed one record each."""
+    log_file = EventLog.open(events_path or os.path.join(state_dir, EVENTS_FILE))
+    store = EventStore.open(store_path or os.path.join(state_dir, STORE_FILE))
+    sinks = [log_file, store] + ([metrics.sink] if metrics else [])
+    return Tee(*sinks)
+
+
+async def serve_engine(engine: Engine, metrics: Metrics | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -218,12 +264,16 @@ async def serve_engine(engine: Engine) -> None:
     if sys.stderr.isatty():
         status = asyncio.ensure_future(show_status(engine))
     serving = asyncio.ensure_future(engine.serve(stop))
+    server = await metrics.start() if metrics is not None else None
     await asyncio.sleep(0)
     print(
         f"vnet ready: {engine.plan.address_count} addresses on {engine.link.name}",
         flush=True,
     )
     await serving
+    if server is not None:
+        server.close()
+        await server.wait_closed()
     if status is not None:
         status.cancel()
         sys.stderr.write("\r\x1b[K")
@@ -358,3 +408,15 @@ def trace_address(
     click.echo(traps.format_trace(found))
     if found.visit is None:
         sys.exit(1)
+
+
+def add_record_commands() -> None:
+    """`vnet report`, `vnet export` and `vnet events`, from vnet.report."""
+    from vnet.report.commands import events_group, export_command, report_command
+
+    main.add_command(report_command)
+    main.add_command(export_command)
+    main.add_command(events_group)
+
+
+add_record_commands()

@@ -153,6 +153,20 @@ def spam(namespace: Namespace, workdir: Path, addresses: list[str]) -> None:
         swaks(namespace, "--to", address, "--header", "Subject: You have won")
 
 
+def report(workdir: Path) -> None:
+    """The trace report, as `vnet report` prints it, and its HTML page."""
+    from vnet.report import build_report, render_html, render_text
+    from vnet.report.commands import maze_decoder, open_source
+
+    step("the trace report (vnet report)")
+    database, name = open_source(None, str(workdir))
+    built = build_report(database, maze_decoder(None, str(workdir)), store=name)
+    print(render_text(built))
+    page = workdir / "report.html"
+    page.write_text(render_html(built), encoding="utf-8")
+    print(f"\n    HTML report: {page}")
+
+
 def summarise(process: VnetProcess) -> None:
     step("what vnet recorded")
     counts = collections.Counter(event["event"] for event in process.events())
@@ -196,6 +210,7 @@ def main() -> int:
         status = process.stop()
         print(f"    exit status {status}")
         summarise(process)
+        report(workdir)
     finally:
         process.kill()
         namespace.delete()
