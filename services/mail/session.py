@@ -203,6 +203,7 @@ class SendmailSession(SMTP):
         self._opened_at: float | None = None
         self._open_emitted = False
         self._lost = False
+        self._noted: set[str] = set()
         self._smuggling = 0
         self._smuggling_at_data = 0
         builtin = ("PLAIN", "LOGIN", "CRAM-MD5")
@@ -363,6 +364,7 @@ class SendmailSession(SMTP):
         text = line.rstrip(b"\r\n").decode("utf-8", "surrogateescape")
         verb, argument = _split_command(text)
         self.commands += 1
+        self._check_pipelining(verb)
         self._record = CommandRecord(verb, argument)
         try:
             await self._dispatch(verb, argument, text)
@@ -374,6 +376,22 @@ class SendmailSession(SMTP):
                 argument=record.argument,
                 reply=record.replies,
             )
+
+    def _check_pipelining(self, verb: str) -> None:
+        """RFC 2920: pipelining only after EHLO, and DATA ends a group."""
+        # aiosmtpd's reader keeps what arrived but is not read yet in
+        # `_buffer`; aiosmtpd itself reaches into it for STARTTLS.
+        waiting = bytes(self._reader._buffer[:4096])
+        assert self.session is not None
+        if b"\n" in waiting and not self.session.extended_smtp:
+            self._anomaly_once("pipelining-without-ehlo", command=verb)
+        if waiting and verb == "DATA":
+            self._anomaly_once("pipelining-past-data", waiting=len(waiting))
+
+    def _anomaly_once(self, kind: str, **fields: Any) -> None:
+        if kind not in self._noted:
+            self._noted.add(kind)
+            self._anomaly(kind, **fields)
 
     async def _dispatch(self, verb: str, argument: str | None, text: str) -> None:
         first, self._first_command = self._first_command, False

@@ -470,18 +470,25 @@ def test_a_message_over_size_is_refused_and_not_stored(tmp_path):
     assert messages_in(tmp_path / "mail" / "relay") == []
 
 
-def test_pipelined_bursts_are_answered_in_order(tmp_path):
+def test_pipelined_bursts_are_answered_in_order_and_abuse_recorded(tmp_path):
     async def scenario():
-        async with serving(SmtpRelay, RELAY, tmp_path) as (port, _):
+        async with serving(SmtpRelay, RELAY, tmp_path) as (port, recorder):
             client = await Client.connect(port)
-            await client.command("EHLO x.example")
+            await client.command("HELO x.example")
             cycle = b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nRSET\r\n"
             await client.send(cycle * 300)
             replies = [(await client.reply())[0] for _ in range(900)]
+            await client.send(b"MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\n")
+            await client.reply(), await client.reply()
+            await client.send(b"DATA\r\nSubject: eager\r\n\r\nx\r\n.\r\n")
+            data = [(await client.reply())[0], (await client.reply())[0]]
             await client.close()
-            return replies
+            return replies, data, recorder
 
-    replies = run(scenario())
+    replies, data, recorder = run(scenario())
+    assert data[0].startswith("354 ") and data[1].startswith("250 2.0.0")
+    assert {"pipelining-without-ehlo", "pipelining-past-data"} <= recorder.kinds()
+    assert len(recorder.of("smtp.anomaly")) == 2
     assert replies[0::3] == ["250 2.1.0 <a@b.example>... Sender ok"] * 300
     assert replies[1::3] == ["250 2.1.5 <c@d.example>... Recipient ok"] * 300
     assert replies[2::3] == ["250 2.0.0 Reset state"] * 300
