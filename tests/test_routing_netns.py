@@ -11,6 +11,7 @@ The topology is a chain of three routers with a branch off the middle one:
 from __future__ import annotations
 
 import re
+import statistics
 
 import pytest
 
@@ -78,19 +79,26 @@ def traceroute_hops(output: str) -> list[tuple[str, list[float], str]]:
 )
 def test_traceroute_lists_the_routers_in_order_then_the_host(served, netns, method):
     require_tool("traceroute")
-    result = netns.run("traceroute", *method, "-q", "3", "-w", "2", HOST)
-    hops = traceroute_hops(result.stdout)
+    expected = [address for address, _ in HOPS] + [HOST]
+    rtts = [rtt for _, rtt in HOPS] + [HOST_RTT]
+    times: list[list[float]] = [[] for _ in expected]
+    # Two runs of three probes per hop. On a shared machine one run can be
+    # held up a few milliseconds as a whole; the median of six probes is the
+    # hop's RTT as the network gives it.
+    for _ in range(2):
+        result = netns.run("traceroute", *method, "-q", "3", "-w", "2", HOST)
+        hops = traceroute_hops(result.stdout)
+        assert [address for address, _, _ in hops] == expected, result.stdout
+        for index, (_, probes, rest) in enumerate(hops):
+            assert "*" not in rest and len(probes) == 3, result.stdout
+            times[index] += probes
 
-    assert [address for address, _, _ in hops] == [
-        *(address for address, _ in HOPS),
-        HOST,
-    ], result.stdout
-    expected = [rtt for _, rtt in HOPS] + [HOST_RTT]
-    for (address, times, rest), rtt in zip(hops, expected, strict=True):
-        assert "*" not in rest, result.stdout
-        assert len(times) == 3, result.stdout
-        for time in times:
-            assert abs(time - rtt) <= 0.2 * rtt + 2.0, (address, times, rtt)
+    for address, probes, rtt in zip(expected, times, rtts, strict=True):
+        assert abs(statistics.median(probes) - rtt) <= 0.2 * rtt + 2.0, (
+            address,
+            probes,
+        )
+        assert min(probes) >= rtt - 0.5, (address, probes)
 
 
 def test_ping_through_a_lossy_link(served, netns):

@@ -60,7 +60,14 @@ from vnet.wire.ipv4 import Ipv4Packet, addr_to_str
 
 log = logging.getLogger(__name__)
 
+# The wire layer builds its values the same way, for the same reason.
+_new_value = tuple.__new__
+
 TAP_SIDE = "tap"
+# Packets taken from a batch of frames between two looks at the delay line.
+CATCH_UP_EVERY = 32
+# Addresses behind routers whose place is remembered, at most.
+MAX_REMEMBERED = 65_536
 # RFC 1812 section 4.3.2.3: as much of the packet as fits in 576 bytes.
 QUOTE_LIMIT = 576 - 20 - 8
 UNREACHABLE_CODES = {
@@ -124,9 +131,23 @@ class Route:
     `routers[i]` is the router a packet reaches over `links[i]`, which
     forwards it; the last entry is None, the end of the route. `last_due`
     keeps the route first-in, first-out.
+
+    A plain route, whose links only add latency, is walked in one step:
+    its packets and bytes are counted on the route (`carried`), and added
+    to its links' counters when a summary is made.
     """
 
-    __slots__ = ("links", "routers", "inbound", "last_due")
+    __slots__ = (
+        "links",
+        "routers",
+        "inbound",
+        "last_due",
+        "plain",
+        "latency",
+        "forwarders",
+        "carried",
+        "carried_bytes",
+    )
 
     def __init__(
         self,
@@ -138,6 +159,13 @@ class Route:
         self.routers = routers
         self.inbound = inbound
         self.last_due = 0.0
+        self.plain = all(
+            link.bucket is None and not link.loss and not link.jitter for link in links
+        )
+        self.latency = sum(link.latency for link in links)
+        self.forwarders = sum(router is not None for router in routers)
+        self.carried = 0
+        self.carried_bytes = 0
 
 
 class Place:
@@ -186,14 +214,18 @@ class Fabric:
         self.malformed: Counter[str] = Counter()
         self._clock = clock or _no_clock
         self._sending_at: float | None = None
+        self._received = 0
         self._deliver: Deliver = _nowhere
         self._frame: Frame = _unframed
         self._transmit: Transmit = _nowhere_out
+        self._known: Callable[[int], Host | None] = _unknown
         attach = topology.attach
         self._attach_network = attach.network
         self._attach_mask = attach.netmask
         self.channels: dict[str, Channel] = {}
+        self.routes: list[Route] = []
         self.routers: dict[str, Router] = {}
+        self._router_places: dict[int, Place] = {}
         self._addresses: dict[int, Place] = {}
         self._network_starts: list[int] = []
         self._network_ends: list[int] = []
@@ -222,7 +254,8 @@ class Fabric:
             router.outbound = self._route(routing, nodes[::-1], inbound=False)
             place = Place(inbound, router.outbound, router)
             for address in router.addresses:
-                self._addresses[address] = place
+                self._router_places[address] = place
+        self._addresses = dict(self._router_places)
 
         for network in sorted(routing.networks, key=lambda spec: spec.first):
             self._network_starts.append(network.first)
@@ -255,7 +288,9 @@ class Fabric:
             spec = (extra or {}).get((near, far)) or routing.links[(near, far)]
             links.append(self._channel(spec, near, far))
         routers = [self.routers[name] for name in nodes[1:-1]]
-        return Route(tuple(links), (*routers, None), inbound)
+        route = Route(tuple(links), (*routers, None), inbound)
+        self.routes.append(route)
+        return route
 
     def _channel(self, spec: Any, near: str, far: str) -> Channel:
         name = f"{near}->{far}"
@@ -267,11 +302,22 @@ class Fabric:
 
     # --- wiring -------------------------------------------------------------
 
-    def connect(self, deliver: Deliver, frame: Frame, transmit: Transmit) -> None:
-        """Where packets go: hosts by address, and frames out to the link."""
+    def connect(
+        self,
+        deliver: Deliver,
+        frame: Frame,
+        transmit: Transmit,
+        known: Callable[[int], Host | None] | None = None,
+    ) -> None:
+        """Where packets go: hosts by address, and frames out to the link.
+
+        `known` finds a host already made, without the checks of `deliver`
+        that only its first packet needs.
+        """
         self._deliver = deliver
         self._frame = frame
         self._transmit = transmit
+        self._known = known or _unknown
 
     def bind(self, timers: Any, clock: Callable[[], float]) -> None:
         """Use the engine's timer queue, and its clock for packets hosts send."""
@@ -287,7 +333,12 @@ class Fabric:
             return ON_LINK
         index = bisect.bisect_right(self._network_starts, address) - 1
         if index >= 0 and address <= self._network_ends[index]:
-            return self._network_places[index]
+            place = self._network_places[index]
+            # Hosts in use are looked up on every packet: remember them.
+            if len(self._addresses) >= MAX_REMEMBERED:
+                self._addresses = dict(self._router_places)
+            self._addresses[address] = place
+            return place
         return None
 
     def on_link(self, address: int) -> bool:
@@ -296,7 +347,7 @@ class Fabric:
 
     def router_host(self, address: int) -> Host | None:
         """The host that answers for a router address, for ARP on the TAP link."""
-        place = self._addresses.get(address)
+        place = self._router_places.get(address)
         if place is None or place.router is None:
             return None
         return place.router.hosts.get(address)
@@ -305,6 +356,9 @@ class Fabric:
 
     def receive(self, packet: Ipv4Packet, now: float) -> bool:
         """Take a packet from the TAP link; False if nothing here owns its address."""
+        self._received += 1
+        if not self._received & CATCH_UP_EVERY - 1:
+            self._catch_up()
         place = self.locate(packet.dst)
         if place is None:
             return False
@@ -321,6 +375,20 @@ class Fabric:
             self._walk(packet, place.inbound, 0, start, now, place)
         return True
 
+    def _catch_up(self) -> None:
+        """Run what has come due while a long batch of frames is handled.
+
+        The engine hands over every frame it read at once, all with the time
+        of the read; under a flood that batch takes milliseconds, and packets
+        due meanwhile would wait behind it. The timer queue still wakes the
+        line as before: it finds the deadline moved and sleeps again.
+        """
+        deadline = self.line.deadline
+        if deadline is not None:
+            now = self._clock()
+            if deadline <= now:
+                self.line.on_deadline(now)
+
     def _arrive(self, place: Place, packet: Ipv4Packet, due: float, now: float):
         if place.code is not None:
             assert place.router is not None
@@ -335,7 +403,7 @@ class Fabric:
         if place.router is not None:
             host = place.router.hosts.get(packet.dst)
         else:
-            host = self._deliver(packet.dst, now)
+            host = self._known(packet.dst) or self._deliver(packet.dst, now)
         if host is None:
             self.dropped["no host"] += 1
             return
@@ -348,10 +416,21 @@ class Fabric:
             self._sending_at = None
 
     def _hand_over_late(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
+        place, packet = item
+        if place.router is not None:
+            host = place.router.hosts.get(packet.dst)
+        else:
+            host = self._known(packet.dst) or self._deliver(packet.dst, now)
+        if host is None:
+            self.dropped["no host"] += 1
+            return
+        self._sending_at = due
         try:
-            self._hand_over(item, due, now)
+            host.receive(packet, now)
         except MalformedFrame as error:
             self.malformed[str(error)] += 1
+        finally:
+            self._sending_at = None
 
     # --- packets out --------------------------------------------------------
 
@@ -395,44 +474,21 @@ class Fabric:
         place: Place | None,
     ) -> None:
         """Carry `packet` from `route.links[index]`, reached at time `t`."""
-        links = route.links
-        routers = route.routers
         ttl = packet.ttl
         size = 20 + len(packet.options) + len(packet.payload)
-        for i in range(index, len(links)):
-            link = links[i]
-            bucket = link.bucket
-            if bucket is not None:
-                if t > now:
-                    # Its queue depends on what reaches it first: wait until then.
-                    held = packet._replace(ttl=ttl) if ttl != packet.ttl else packet
-                    item = (held, route, i, place)
-                    if not self.line.push(t, self._resume, item):
-                        self._drop(
-                            "delay-line-full", link.name, packet, now, route.inbound
-                        )
-                    return
-                leave = bucket.admit(size, t)
-                if leave is None:
-                    link.overflowed += 1
-                    self._drop("queue-full", link.name, packet, now, route.inbound)
-                    return
-                t = leave
-            if link.loss and self.rng.random() < link.loss:
-                link.lost += 1
-                self._drop("loss", link.name, packet, now, route.inbound)
+        if route.plain and ttl > route.forwarders and not index:
+            # Only latency, and the TTL lasts: the whole route in one step.
+            route.carried += 1
+            route.carried_bytes += size
+            t += route.latency
+            ttl -= route.forwarders
+        else:
+            walked = self._hop_by_hop(packet, route, index, t, now, place, size)
+            if walked is None:
                 return
-            link.packets += 1
-            link.bytes += size
-            t += link.delay(self.rng) if link.jitter else link.latency
-            router = routers[i]
-            if router is not None:
-                if ttl <= 1:
-                    self._expired(router, packet._replace(ttl=ttl), t, now, route)
-                    return
-                ttl -= 1
+            t, ttl = walked
         if ttl != packet.ttl:
-            packet = packet._replace(ttl=ttl)
+            packet = with_ttl(packet, ttl)
         if t < route.last_due:
             t = route.last_due
         route.last_due = t
@@ -441,6 +497,54 @@ class Fabric:
             self._arrive(place, packet, t, now)
         else:
             self._leave(packet, t, now, self.entry_mac)
+
+    def _hop_by_hop(
+        self,
+        packet: Ipv4Packet,
+        route: Route,
+        index: int,
+        t: float,
+        now: float,
+        place: Place | None,
+        size: int,
+    ) -> tuple[float, int] | None:
+        """Each link and router in turn: (arrival time, TTL), or None if it ends."""
+        links = route.links
+        routers = route.routers
+        ttl = packet.ttl
+        for i in range(index, len(links)):
+            link = links[i]
+            bucket = link.bucket
+            if bucket is not None:
+                if t > now:
+                    # Its queue depends on what reaches it first: wait until then.
+                    held = with_ttl(packet, ttl) if ttl != packet.ttl else packet
+                    item = (held, route, i, place)
+                    if not self.line.push(t, self._resume, item):
+                        self._drop(
+                            "delay-line-full", link.name, packet, now, route.inbound
+                        )
+                    return None
+                leave = bucket.admit(size, t)
+                if leave is None:
+                    link.overflowed += 1
+                    self._drop("queue-full", link.name, packet, now, route.inbound)
+                    return None
+                t = leave
+            if link.loss and self.rng.random() < link.loss:
+                link.lost += 1
+                self._drop("loss", link.name, packet, now, route.inbound)
+                return None
+            link.packets += 1
+            link.bytes += size
+            t += link.delay(self.rng) if link.jitter else link.latency
+            router = routers[i]
+            if router is not None:
+                if ttl <= 1:
+                    self._expired(router, with_ttl(packet, ttl), t, now, route)
+                    return None
+                ttl -= 1
+        return t, ttl
 
     def _resume(self, item: tuple[Any, ...], due: float, now: float) -> None:
         packet, route, index, place = item
@@ -509,10 +613,13 @@ class Fabric:
 
     def summary(self) -> dict[str, Any]:
         """Counters for the run summary: links, drops, lateness, shaping."""
+        links = {name: channel.counters() for name, channel in self.channels.items()}
+        for route in self.routes:
+            for channel in route.links:
+                links[channel.name]["packets"] += route.carried
+                links[channel.name]["bytes"] += route.carried_bytes
         summary: dict[str, Any] = {
-            "links": {
-                name: channel.counters() for name, channel in self.channels.items()
-            },
+            "links": links,
             "dropped": dict(self.dropped),
             "waiting": len(self.line),
             "delay_error_us": self.line.lateness.summary(),
@@ -522,6 +629,11 @@ class Fabric:
         if self.shaper is not None:
             summary["shaping"] = self.shaper.summary()
         return summary
+
+
+def with_ttl(packet: Ipv4Packet, ttl: int) -> Ipv4Packet:
+    """`packet` with another TTL; NamedTuple._replace costs several times more."""
+    return _new_value(Ipv4Packet, (*packet[:4], ttl, *packet[5:]))
 
 
 def may_answer_with_error(packet: Ipv4Packet) -> bool:
@@ -593,6 +705,10 @@ def _no_clock() -> float:
 
 
 def _nowhere(address: int, now: float) -> Host | None:
+    return None
+
+
+def _unknown(address: int) -> Host | None:
     return None
 
 

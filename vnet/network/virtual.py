@@ -68,7 +68,9 @@ class VirtualNetwork:
         self.counters: Counter[str] = Counter()
         self.fabric = fabric
         if fabric is not None:
-            fabric.connect(self._routed_host, self._frame_packet, transmit)
+            fabric.connect(
+                self._routed_host, self._frame_packet, transmit, self._hosts.get
+            )
 
     # --- frames in ---------------------------------------------------------
 
