@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -50,6 +51,7 @@ hosts:
 """
 
 HOST = "203.0.113.10"
+EXAMPLE = Path(__file__).parents[1] / "topologies" / "examples" / "routed.yaml"
 # Each hop's address and its configured round trip from the TAP, in ms.
 HOPS = [("192.0.2.1", 2.0), ("198.51.100.1", 10.0), ("198.51.100.2", 26.0)]
 HOST_RTT = 30.0
@@ -215,3 +217,16 @@ def test_a_source_over_its_shaping_limits_is_slowed_and_recorded(vnet, netns):
     [stopped] = served.events("vnet.stopped")
     counts = stopped["network"]["shaping"]["shaped"]
     assert counts["source connections_per_minute: SYN dropped"] >= 2
+
+
+def test_the_routed_example_serves_its_paths(vnet, netns):
+    served = vnet(EXAMPLE.read_text())
+    result = netns.run("traceroute", "-n", "-I", "-q", "1", "-w", "2", "203.0.113.10")
+    hops = [address for address, _, _ in traceroute_hops(result.stdout)]
+    assert hops == ["192.0.2.1", "198.51.100.1", "198.51.100.2", "203.0.113.10"]
+
+    ping = netns.run("ping", "-c", "1", "-W", "2", "203.0.113.200", check=False)
+    assert "From 198.51.100.2 icmp_seq=1 Destination Net Unreachable" in ping.stdout
+    # hq answers ping on its address inside the network it serves, too.
+    netns.run("ping", "-c", "1", "-W", "2", "203.0.113.1")
+    assert served.stop() == 0

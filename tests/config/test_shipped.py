@@ -61,6 +61,9 @@ def test_shipped_personalities_are_nmap_fingerprint_names(path):
     topology = vnet.config.load(path)
     for template in topology.templates.values():
         assert template.personality in fingerprints, template.name
+    routers = topology.routing.routers.values() if topology.routing else ()
+    for router in routers:
+        assert router.personality in (None, *fingerprints), router.name
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
