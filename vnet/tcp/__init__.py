@@ -13,6 +13,8 @@ module here reads a clock, opens a socket or packs a header; the IP layer
   stamps the ISN, the SYN-ACK's window and options, the timestamp clock and
   the receive buffer.
 - `TcpConfig` (config.py): timers and limits, shared.
+- Private helpers: reassembly.py (out-of-order data), scoreboard.py (what
+  the peer SACKed), cookies.py (SYN cookies once the backlog is full).
 
 For the engine, per virtual host::
 
