@@ -43,10 +43,12 @@ def fail(message: str) -> None:
 
 def load_topology(path: str) -> Any:
     """Load and check a topology, its services included; exit 2 if bad."""
+    from vnet.personalities import check_personalities
     from vnet.service.bindings import check_services
 
     try:
         topology = config.load(path)
+        check_personalities(topology)
         check_services(topology)
     except config.TopologyError as error:
         fail(str(error))

@@ -28,6 +28,7 @@ from vnet.network.mac import host_mac
 from vnet.network.plan import AddressPlan
 from vnet.network.routing import build_fabric
 from vnet.network.virtual import VirtualNetwork
+from vnet.personalities import FingerprintPersonality, host_personality, presets
 from vnet.service import pipe
 from vnet.service.api import ConnectionContext, Environment, HostInfo
 from vnet.service.bindings import ServiceTable
@@ -114,10 +115,12 @@ class Engine:
             return None
         template = spec.template
         single = spec.first == spec.last
+        now = self._loop.time() if self._loop is not None else 0.0
+        personality = host_personality(template, address, self.seed, now)
         mac = spec.mac if single and spec.mac else None
-        mac = mac or host_mac(address, template.mac_vendor, self.seed)
+        mac = mac or host_mac(address, self._mac_vendor(template), self.seed)
         name = spec.name if single else None
-        host = Host(address, mac, template, self.network.send_packet, name=name)
+        host = Host(address, mac, template, self.network.send_packet, personality, name)
         host.verify = self.verify_checksums
         self._attach_services(host, spec)
         self.events.emit(
@@ -127,6 +130,14 @@ class Engine:
             template=spec.template_name,
         )
         return host
+
+    @staticmethod
+    def _mac_vendor(template: Any) -> str | None:
+        """The template's vendor, else the one its personality preset names."""
+        if template.mac_vendor or not template.personality:
+            return template.mac_vendor
+        preset = presets().get(template.personality)
+        return preset.mac_vendor if preset else None
 
     def _attach_services(self, host: Host, spec: Any) -> None:
         """Give the host its TCP server and UDP services, made on first use."""
@@ -143,7 +154,10 @@ class Engine:
     def _server(self, host: Host, spec: Any, bindings: dict) -> HostServer:
         assert self.timers is not None and self._loop is not None
         tcp = {port: b for (protocol, port), b in bindings.items() if protocol == "tcp"}
-        personality = PlainPersonality(seed=host.address ^ self.seed)
+        if isinstance(host.personality, FingerprintPersonality):
+            personality: Any = host.personality.tcp
+        else:
+            personality = PlainPersonality(seed=host.address ^ self.seed)
         info = HostInfo(
             ipv4.addr_to_str(host.address),
             host.name,

@@ -45,13 +45,17 @@ QUOTE_LIMIT = 576 - 20 - 8
 class Reply(NamedTuple):
     """A personality's answer: the message, and the IP fields it insists on.
 
-    `ttl` and `dont_fragment` left None take the host's usual stamp for the
-    kind of packet.
+    `ttl`, `dont_fragment` and `ident` left None take the host's usual stamp
+    for the kind of packet. `handshake` marks a SYN-ACK that the host's TCP
+    carries on from: the TCP opens the connection, and this segment goes on
+    the wire in place of the TCP's own first SYN-ACK.
     """
 
     message: IcmpMessage | TcpSegment
     ttl: int | None = None
     dont_fragment: bool | None = None
+    ident: int | None = None
+    handshake: bool = False
 
 
 class Personality(Protocol):
@@ -80,12 +84,13 @@ class Personality(Protocol):
         self, packet: Ipv4Packet, segment: TcpSegment, now: float
     ) -> Reply | None: ...
 
-    def stray_segment_reply(
+    def unmatched_segment_reply(
         self, packet: Ipv4Packet, segment: TcpSegment, now: float
     ) -> Reply | None | NotImplementedType:
-        """A segment to an open port that is no SYN and finds no connection.
+        """A segment to an open port that finds no connection (a SYN too).
 
-        NotImplemented leaves it to the TCP's own rules (RFC 9293 3.10.7.2).
+        NotImplemented leaves it to the TCP's own rules (RFC 9293 3.10.7.2);
+        a Reply with `handshake` lets the TCP open the connection.
         """
         ...
 
@@ -123,7 +128,7 @@ class PlainPersonality:
         reset = reset_for(segment)
         return None if reset is None else Reply(reset)
 
-    def stray_segment_reply(
+    def unmatched_segment_reply(
         self, packet: Ipv4Packet, segment: TcpSegment, now: float
     ) -> Reply | None | NotImplementedType:
         return NotImplemented
@@ -253,7 +258,10 @@ class Host:
             protocol, payload = ipv4.PROTO_TCP, tcp.emit(message, self.address, dst)
         else:
             protocol, payload = ipv4.PROTO_ICMP, icmp.emit(message)
-        ttl, ident, flags = self.personality.header(kind, now, dst)
+        if reply.ident is None:
+            ttl, ident, flags = self.personality.header(kind, now, dst)
+        else:
+            ttl, ident, flags = 64, reply.ident, 0
         if reply.ttl is not None:
             ttl = reply.ttl
         if reply.dont_fragment is not None:

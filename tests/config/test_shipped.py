@@ -53,17 +53,18 @@ def test_shipped_topology_uses_documentation_addresses_only(path):
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
-def test_shipped_personalities_are_nmap_fingerprint_names(path):
+def test_shipped_personalities_select_exactly_one_fingerprint(path):
+    from vnet.personalities import resolve
+
     if not NMAP_OS_DB.exists():
         pytest.skip("nmap-os-db is not installed")
-    text = NMAP_OS_DB.read_text(encoding="utf-8", errors="replace")
-    fingerprints = set(re.findall(r"^Fingerprint (.+)$", text, re.MULTILINE))
     topology = vnet.config.load(path)
-    for template in topology.templates.values():
-        assert template.personality in fingerprints, template.name
     routers = topology.routing.routers.values() if topology.routing else ()
-    for router in routers:
-        assert router.personality in (None, *fingerprints), router.name
+    names = [template.personality for template in topology.templates.values()]
+    names += [router.personality for router in routers]
+    for name in filter(None, names):
+        fingerprint, _ = resolve(name)
+        assert fingerprint.name == name.partition("#")[0]
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
@@ -138,7 +139,7 @@ def test_summary_of_honeyspam():
     assert "trap domains: example.test, mail.example.test" in lines
     assert "  open-proxy on tcp/1080, tcp/3128, tcp/8080: 3 addresses" in lines
     assert "  web-maze on tcp/80: 2 addresses" in lines
-    assert "  FreeBSD 6.2-RELEASE: 3 addresses" in lines
+    assert "  FreeBSD 6.2-RELEASE#1: 3 addresses" in lines
     assert any("www.example.test" in line for line in lines)
 
 

@@ -102,6 +102,8 @@ class HostServer:
         self.host_info = host_info or HostInfo(addr_to_str(host.address), host.name)
         self.tcp = TcpHost(host.address, personality, backlog=BACKLOG, budget=budget)
         self.sessions: dict[Connection, Session] = {}
+        # SYN-ACKs the personality planned, sent in place of the TCP's own.
+        self._syn_acks: dict[tuple[int, int, int], Any] = {}
         self._draining = False
         host.tcp_handler = self.segment_received
         host.busy = self.busy
@@ -112,22 +114,30 @@ class HostServer:
     # --- in --------------------------------------------------------------
 
     def segment_received(self, packet: Ipv4Packet, segment: TcpSegment, now: float):
-        if segment.flags & _HANDSHAKE != SYN and self._stray(packet, segment, now):
+        if self._unmatched(packet, segment, now):
             return
         self.tcp.receive(packet.src, segment, now)
         self.drain(now)
 
-    def _stray(self, packet: Ipv4Packet, segment: TcpSegment, now: float) -> bool:
+    def _unmatched(self, packet: Ipv4Packet, segment: TcpSegment, now: float) -> bool:
         """Let the personality answer a segment that belongs to no connection.
 
-        Operating systems differ most here (nmap's T2-T4 probes): some
-        answer a NULL segment, some take SYN|FIN as a SYN. True if handled.
+        Operating systems differ most here (nmap's SEQ, T1-T4 and ECN
+        probes): which SYN-ACK options, whether a NULL segment is answered,
+        whether SYN|FIN counts as a SYN. True if the personality handled it.
         """
         found = self.tcp.find(packet.src, segment.src_port, segment.dst_port)
         if found is not None:
             return False
-        reply = self.host.personality.stray_segment_reply(packet, segment, now)
+        reply = self.host.personality.unmatched_segment_reply(packet, segment, now)
         if reply is NotImplemented:
+            return False
+        if reply is not None and reply.handshake:
+            key = (packet.src, segment.src_port, segment.dst_port)
+            self._syn_acks[key] = reply
+            if len(self._syn_acks) > BACKLOG:
+                # A SYN the TCP dropped unanswered leaves its plan behind.
+                self._syn_acks.pop(next(iter(self._syn_acks)))
             return False
         if reply is not None:
             self.host.send_reply(packet.src, reply, "tcp", now)
@@ -157,6 +167,12 @@ class HostServer:
                 return
             send = self.host.send_segment
             for destination, segment in segments:
+                if self._syn_acks and segment.flags & _HANDSHAKE == SYN | ACK:
+                    key = (destination, segment.dst_port, segment.src_port)
+                    planned = self._syn_acks.pop(key, None)
+                    if planned is not None:
+                        self.host.send_reply(destination, planned, "tcp", now)
+                        continue
                 send(destination, segment, now)
             for connection in changed:
                 self._update(connection, now)
