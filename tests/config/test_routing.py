@@ -128,7 +128,7 @@ def test_shaping_limits(routed):
 
 
 def test_a_file_without_routers_has_no_routing():
-    plain = vnet.config.load("topologies/honeyspam.yaml")
+    plain = vnet.config.load("topologies/examples/class-b.yaml")
     assert plain.routing is None
     assert plain.shaping is None
 
@@ -161,7 +161,7 @@ def test_summary_and_routes(routed):
 
 
 def test_routes_of_a_file_without_routers():
-    text = vnet.config.show_routes(vnet.config.load("topologies/honeyspam.yaml"))
+    text = vnet.config.show_routes(vnet.config.load("topologies/examples/class-b.yaml"))
     assert text.splitlines()[2].split()[:2] == ["other", "hosts"]
 
 

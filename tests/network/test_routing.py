@@ -455,7 +455,12 @@ def test_the_kernel_routes_networks_and_router_addresses_via_the_entry():
 
 
 def test_without_routers_the_kernel_routes_host_blocks_onto_the_link():
-    routes, gateway = tap_routes(vnet.config.load("topologies/honeyspam.yaml"))
+    routes, gateway = tap_routes(vnet.config.load("topologies/examples/class-b.yaml"))
     assert gateway is None
     for address in ("198.51.100.10", "203.0.113.7"):
         assert any(ipaddress.IPv4Address(address) in route for route in routes)
+
+
+def test_router_macs_are_ours_for_address_claims(bench):
+    assert bench.network.knows_mac(bench.fabric.routers["core"].mac)
+    assert not bench.network.knows_mac(bytes.fromhex("0a0000000009"))

@@ -232,6 +232,7 @@ class Fabric:
         self._network_places: list[Place] = []
         self.routed = topology.routing is not None
         self.entry_mac = b""
+        self.router_macs: frozenset[bytes] = frozenset()
         if topology.routing is not None:
             self._build(topology.routing, make_stamp or _plain_stamp, seed)
 
@@ -247,6 +248,7 @@ class Fabric:
                 )
             self.routers[spec.name] = router
         self.entry_mac = self.routers[routing.entry].mac
+        self.router_macs = frozenset(router.mac for router in self.routers.values())
 
         for name, router in self.routers.items():
             nodes = [TAP_SIDE, *routing.paths[name]]

@@ -169,8 +169,10 @@ class VirtualNetwork:
             self._hosts[address] = host
 
     def knows_mac(self, mac: bytes) -> bool:
-        """True if one of the hosts made so far has this MAC address."""
-        return mac in self._macs
+        """True if one of the hosts made so far, or a router, has this MAC."""
+        if mac in self._macs:
+            return True
+        return self.fabric is not None and mac in self.fabric.router_macs
 
     @property
     def host_count(self) -> int:
