@@ -422,3 +422,90 @@ def add_record_commands() -> None:
 
 
 add_record_commands()
+
+
+@main.group()
+def personality() -> None:
+    """Find and inspect personalities (nmap fingerprints and presets)."""
+
+
+def _resolve_or_fail(name: str) -> Any:
+    from vnet.personalities import resolve
+    from vnet.personality.errors import PersonalityError
+
+    try:
+        return resolve(name)
+    except PersonalityError as error:
+        fail(str(error))
+
+
+@personality.command("search")
+@click.argument("text")
+def personality_search(text: str) -> None:
+    """List the fingerprints and presets whose name or class contains TEXT."""
+    from vnet.personalities import presets
+    from vnet.personality import search
+
+    needle = text.casefold()
+    for preset in presets().values():
+        if needle in f"{preset.name} {preset.description}".casefold():
+            click.echo(f"preset  {preset.name:22} {preset.fingerprint}")
+    hits = search(text)
+    for hit in hits:
+        click.echo(f"        {hit.selector}")
+    if not hits:
+        sys.exit(1)
+
+
+@personality.command("show")
+@click.argument("name")
+def personality_show(name: str) -> None:
+    """Show NAME's fingerprint and the behaviour a host would get from it."""
+    from vnet.personality import behaviour
+
+    fingerprint, preset = _resolve_or_fail(name)
+    if preset is not None:
+        click.echo(f"preset {preset.name}: {preset.description}")
+    click.echo(f"Fingerprint {fingerprint.name}  (line {fingerprint.line})")
+    for os_class in fingerprint.classes:
+        click.echo(
+            f"  Class {os_class.vendor} | {os_class.family} | "
+            f"{os_class.generation or ''} | {os_class.device_type}"
+        )
+    for test, values in fingerprint.tests.items():
+        line = "%".join(f"{key}={value}" for key, value in values.items())
+        click.echo(f"  {test}({line})")
+    profile = behaviour(fingerprint, 1, 86400.0, 0.0).profile
+    click.echo("chosen behaviour (seed 1, up one day):")
+    for test, rule in profile.rules.items():
+        answer = "answers" if rule.respond else "silent"
+        click.echo(
+            f"  {test}: {answer}, TTL {rule.ttl}, DF {rule.dont_fragment},"
+            f" window {rule.window}, seq {rule.seq}, ack {rule.ack}"
+        )
+    echo, unreachable = profile.echo, profile.unreachable
+    click.echo(f"  IE: {'answers' if echo.respond else 'silent'}, TTL {echo.ttl}")
+    click.echo(
+        f"  U1: {'answers' if unreachable.respond else 'silent'}, TTL {unreachable.ttl}"
+    )
+
+
+@personality.command("check")
+@click.argument("name")
+def personality_check(name: str) -> None:
+    """Print what nmap would have to see to name NAME exactly."""
+    from vnet.personality import load
+
+    fingerprint, _ = _resolve_or_fail(name)
+    points = load().match_points
+    click.echo(f"nmap -O names {fingerprint.name!r} when it sees, test by test:")
+    total = 0
+    for test, values in fingerprint.tests.items():
+        weights = points.get(test) or points.get("T2", {})
+        for attribute, expression in values.items():
+            weight = weights.get(attribute, 0)
+            total += weight
+            click.echo(
+                f"  {test}.{attribute:6} matching {expression!r:28} {weight:4} points"
+            )
+    click.echo(f"an exact match needs all {total} points")
