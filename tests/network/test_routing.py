@@ -20,7 +20,8 @@ from tests.network.harness import (
     udp_probe,
 )
 from vnet.host import PlainPersonality
-from vnet.network.routing import ON_LINK, tap_routes
+from vnet.network.routing import ON_LINK, build_fabric, tap_routes
+from vnet.network.virtual import VirtualNetwork
 from vnet.wire import arp, ethernet, icmp, ipv4
 from vnet.wire.arp import ArpPacket
 from vnet.wire.ethernet import BROADCAST, EthernetFrame
@@ -464,3 +465,37 @@ def test_without_routers_the_kernel_routes_host_blocks_onto_the_link():
 def test_router_macs_are_ours_for_address_claims(bench):
     assert bench.network.knows_mac(bench.fabric.routers["core"].mac)
     assert not bench.network.knows_mac(bytes.fromhex("0a0000000009"))
+
+
+class CiscoLike(PlainPersonality):
+    """TTL 255 on everything, and a quote of the header and 8 bytes."""
+
+    def header(self, kind, now, peer=0):
+        return 255, 7, 0
+
+    def quote(self, packet: bytes) -> bytes:
+        return packet[:28]
+
+
+def test_routers_take_ttl_and_quoting_from_their_personality():
+    topology = vnet.config.loads(CHAIN)
+    named = []
+
+    def make_personality(spec):
+        named.append(spec.name)
+        return CiscoLike() if spec.name == "core" else PlainPersonality()
+
+    bench = Bench(CHAIN)
+    fabric = build_fabric(topology, bench.events, 0, make_personality)
+    bench.network = VirtualNetwork(bench._make_host, bench._transmit, fabric=fabric)
+    bench.network.bind_timers(bench.timers, lambda: bench.loop.now)
+    bench.send(udp_probe("203.0.113.10", ttl=2))
+    bench.send(echo_request("198.51.100.1"))
+    answers = [packet for _, packet in replies(bench)]
+
+    assert named == ["edge", "core", "dist", "branch"]
+    expired, echo = answers
+    # 255 from core, less one for edge on the way back.
+    assert (expired.ttl, expired.ident) == (254, 7)
+    assert len(icmp_of(expired).payload) == 28
+    assert echo.ttl == 254

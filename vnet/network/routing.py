@@ -20,7 +20,7 @@ link and one router at a time:
 No ICMP error answers an ICMP error or a fragment other than the first
 (RFC 1122 section 3.2.2). An error quotes as much of the packet as fits in
 576 bytes (RFC 1812 section 4.3.2.3), unless the router's personality says
-otherwise through a `quote` method on its stamp.
+otherwise through a `quote` method on its personality.
 
 The walk is computed ahead, in virtual time, when the packet arrives, and
 the packet then waits once, in the delay line, for the moment it leaves the
@@ -48,7 +48,8 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from vnet.host import Host, IpStamp, PlainStamp
+from vnet.host import Host, PlainPersonality
+from vnet.host import Personality as RouterPersonality
 from vnet.network.delay import DelayLine
 from vnet.network.links import Channel
 from vnet.network.mac import host_mac
@@ -88,7 +89,7 @@ _ICMP_ERRORS = frozenset(
 Deliver = Callable[[int, float], Host | None]
 Frame = Callable[[bytes, Ipv4Packet], bytes]
 Transmit = Callable[[bytes], None]
-MakeStamp = Callable[[Any], IpStamp]
+MakePersonality = Callable[[Any], RouterPersonality]
 
 
 class RouterPorts:
@@ -100,15 +101,19 @@ class RouterPorts:
 
 
 class Router:
-    """A virtual router: its addresses, its MAC and its IP stamp."""
+    """A virtual router: its addresses, its MAC and its personality."""
 
     def __init__(
-        self, name: str, addresses: tuple[int, ...], stamp: IpStamp, mac: bytes
+        self,
+        name: str,
+        addresses: tuple[int, ...],
+        personality: RouterPersonality,
+        mac: bytes,
     ) -> None:
         self.name = name
         self.addresses = addresses
         self.address = addresses[0]
-        self.stamp = stamp
+        self.personality = personality
         self.mac = mac
         self.hosts: dict[int, Host] = {}
         self.outbound: Route | None = None
@@ -116,7 +121,7 @@ class Router:
     def quote(self, packet: Ipv4Packet) -> bytes:
         """What an ICMP error from this router quotes of `packet`."""
         data = ipv4.emit(packet)
-        quote = getattr(self.stamp, "quote", None)
+        quote = getattr(self.personality, "quote", None)
         if quote is not None:
             return bytes(quote(data))
         return data[:QUOTE_LIMIT]
@@ -202,7 +207,7 @@ class Fabric:
         topology: Any,
         events: Any,
         seed: int = 0,
-        make_stamp: MakeStamp | None = None,
+        make_personality: MakePersonality | None = None,
         shaper: Any = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -234,17 +239,22 @@ class Fabric:
         self.entry_mac = b""
         self.router_macs: frozenset[bytes] = frozenset()
         if topology.routing is not None:
-            self._build(topology.routing, make_stamp or _plain_stamp, seed)
+            self._build(topology.routing, make_personality or _plain, seed)
 
     # --- building -----------------------------------------------------------
 
-    def _build(self, routing: Any, make_stamp: MakeStamp, seed: int) -> None:
+    def _build(self, routing: Any, make: MakePersonality, seed: int) -> None:
         for spec in routing.routers.values():
             mac = host_mac(spec.address, None, seed)
-            router = Router(spec.name, spec.addresses, make_stamp(spec), mac)
+            router = Router(spec.name, spec.addresses, make(spec), mac)
             for address in spec.addresses:
                 router.hosts[address] = Host(
-                    address, mac, RouterPorts(), self.send, router.stamp, spec.name
+                    address,
+                    mac,
+                    RouterPorts(),
+                    self.send,
+                    router.personality,
+                    spec.name,
                 )
             self.routers[spec.name] = router
         self.entry_mac = self.routers[routing.entry].mac
@@ -582,7 +592,7 @@ class Fabric:
         """Send an ICMP error about `cause` from `router`, at time `t`."""
         if not may_answer_with_error(cause):
             return
-        ttl, ident, flags = router.stamp.header("icmp-error", t)
+        ttl, ident, flags = router.personality.header("icmp-error", t, cause.src)
         error = Ipv4Packet(
             router.address,
             cause.src,
@@ -654,9 +664,14 @@ def build_fabric(
     topology: Any,
     events: Any,
     seed: int = 0,
-    make_stamp: MakeStamp | None = None,
+    make_personality: MakePersonality | None = None,
 ) -> Fabric | None:
-    """The fabric a topology needs, or None when it has neither routers nor shaping."""
+    """The fabric a topology needs, or None when it has neither routers nor shaping.
+
+    `make_personality(router_spec)` gives each router the personality that
+    stamps its packets and answers for its addresses; without it, routers
+    behave as vnet's plain Linux-like host.
+    """
     if topology.routing is None and topology.shaping is None:
         return None
     shaper = None
@@ -664,7 +679,7 @@ def build_fabric(
         from vnet.network.shaping import Shaper
 
         shaper = Shaper(topology.shaping, events, seed)
-    return Fabric(topology, events, seed, make_stamp, shaper)
+    return Fabric(topology, events, seed, make_personality, shaper)
 
 
 def tap_routes(topology: Any) -> tuple[list[Any], str | None]:
@@ -698,8 +713,8 @@ def tap_routes(topology: Any) -> tuple[list[Any], str | None]:
     return covering_networks(spans), addr_to_str(gateway)
 
 
-def _plain_stamp(spec: Any) -> IpStamp:
-    return PlainStamp()
+def _plain(spec: Any) -> RouterPersonality:
+    return PlainPersonality()
 
 
 def _no_clock() -> float:
