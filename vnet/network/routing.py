@@ -568,6 +568,8 @@ class Fabric:
         self, router: Router, packet: Ipv4Packet, t: float, now: float, route: Route
     ) -> None:
         self._drop("ttl-exceeded", router.name, packet, now, route.inbound)
+        # Limitation: a host's packet that runs out of TTL on the way out is
+        # dropped with no ICMP error back to the host; hosts ignore them.
         if route.inbound:
             message = IcmpMessage(
                 icmp.TIME_EXCEEDED, icmp.TTL_EXCEEDED, 0, router.quote(packet)
@@ -592,6 +594,8 @@ class Fabric:
         """Send an ICMP error about `cause` from `router`, at time `t`."""
         if not may_answer_with_error(cause):
             return
+        # Limitation: the router's first address, whatever link the packet
+        # came in on; real routers use the incoming interface's address.
         ttl, ident, flags = router.personality.header("icmp-error", t, cause.src)
         error = Ipv4Packet(
             router.address,

@@ -122,6 +122,9 @@ class VirtualNetwork:
             return self.host(address, now)
         if not fabric.on_link(address):
             return None
+        # Limitation: on a shared interface the entry router's address is
+        # answered without the ARP probe that claims a host's address first;
+        # it is the operator's to give, like the attach host address.
         return fabric.router_host(address) or self.host(address, now)
 
     def send_probe(self, address: int, mac: bytes) -> None:
