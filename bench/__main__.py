@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import icmp, memory, report, tcp
+from bench import icmp, memory, personality, report, routing, tcp
 
 BENCHMARKS = [
     ("ICMP echo through the engine", icmp.run),
     ("What address ranges cost", memory.run),
     ("TCP through the virtual stack", tcp.run),
+    ("Forwarding through virtual routers", routing.run),
+    ("nmap -O against sampled fingerprints", personality.run),
     ("Report and exports on 1,000,000 events", report.run),
 ]
 

@@ -509,3 +509,15 @@ def personality_check(name: str) -> None:
                 f"  {test}.{attribute:6} matching {expression!r:28} {weight:4} points"
             )
     click.echo(f"an exact match needs all {total} points")
+
+
+@main.group()
+def show() -> None:
+    """Show what a topology computes."""
+
+
+@show.command("routes")
+@click.argument("topology", type=click.Path(dir_okay=False))
+def show_routes(topology: str) -> None:
+    """Print the path from the TAP to every network of TOPOLOGY."""
+    click.echo(config.show_routes(load_topology(topology)))

@@ -24,11 +24,16 @@ from vnet.link.faults import FaultPlan
 from vnet.link.pcap import PcapWriter
 from vnet.network.alarm import make_call_at
 from vnet.network.claims import AddressClaims
-from vnet.network.mac import host_mac
+from vnet.network.mac import host_mac, load_prefixes
 from vnet.network.plan import AddressPlan
 from vnet.network.routing import build_fabric
 from vnet.network.virtual import VirtualNetwork
-from vnet.personalities import FingerprintPersonality, host_personality, presets
+from vnet.personalities import (
+    FingerprintPersonality,
+    host_personality,
+    presets,
+    router_personality,
+)
 from vnet.service import pipe
 from vnet.service.api import ConnectionContext, Environment, HostInfo
 from vnet.service.bindings import ServiceTable
@@ -71,11 +76,18 @@ class Engine:
         self.frames_dropped = 0
         self.malformed: Counter[str] = Counter()
         self.plan = AddressPlan(topology.hosts)
+        # Read nmap's vendor prefixes now, not on the first host's first frame.
+        load_prefixes()
         self.network = VirtualNetwork(
             self._make_host,
             self._transmit,
             self._ownership(link),
-            fabric=build_fabric(topology, events, seed),
+            fabric=build_fabric(
+                topology,
+                events,
+                seed,
+                lambda router: router_personality(router, seed),
+            ),
         )
         self.verify_checksums = getattr(link, "verifies_checksums", True)
         self.timers: TimerQueue | None = None

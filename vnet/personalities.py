@@ -104,16 +104,22 @@ def resolve(
 
 def check_personalities(topology: Any) -> None:
     """A TopologyError at the first personality that selects no fingerprint."""
+    named = [
+        (host.template.personality,
+         host.template.origins.get("personality", ("hosts", host.index)))
+        for host in topology.hosts
+    ]  # fmt: skip
+    routers = topology.routing.routers.values() if topology.routing else ()
+    for index, router in enumerate(routers):
+        named.append((router.personality, ("routers", index, "personality")))
     seen: set[str] = set()
-    for host in topology.hosts:
-        name = host.template.personality
+    for name, where in named:
         if name is None or name in seen:
             continue
         seen.add(name)
         try:
             resolve(name)
         except PersonalityError as error:
-            where = host.template.origins.get("personality", ("hosts", host.index))
             allowed = "a preset (" + ", ".join(presets()) + ") or a fingerprint"
             hint = str(error).split("; ", 1)[-1] if "; " in str(error) else None
             raise TopologyError.at(topology, where, name, allowed, hint) from None
@@ -174,14 +180,29 @@ class FingerprintPersonality:
         )
 
 
+def router_personality(router: Any, seed: int) -> Any:
+    """A virtual router's personality (plain when it names none)."""
+    from vnet.host import PlainPersonality
+
+    address = router.addresses[0] if router.addresses else 0
+    chosen = personality_for(router.personality, None, address, seed, 0.0)
+    return chosen or PlainPersonality()
+
+
 def host_personality(
     template: Any, address: int, seed: int, now: float
 ) -> FingerprintPersonality | None:
     """The personality of the host at `address`, or None for a plain host."""
-    if template.personality is None:
+    return personality_for(template.personality, template.uptime, address, seed, now)
+
+
+def personality_for(
+    name: str | None, uptime: float | None, address: int, seed: int, now: float
+) -> FingerprintPersonality | None:
+    if name is None:
         return None
-    fingerprint, preset = resolve(template.personality)
-    uptime = template.uptime or (preset.uptime if preset else None)
+    fingerprint, preset = resolve(name)
+    uptime = uptime or (preset.uptime if preset else None)
     digest = hashlib.blake2b(f"{seed}/{address}".encode(), digest_size=8).digest()
     host_seed = int.from_bytes(digest, "big")
     if not uptime:

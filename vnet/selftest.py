@@ -37,6 +37,7 @@ class Verdict:
     exact: bool
     score: int | None  # nmap's accuracy for the configured fingerprint
     top: str | None  # nmap's first guess, with its accuracy
+    best: bool = False  # the configured fingerprint is among the best guesses
 
     @property
     def outcome(self) -> str:
@@ -103,7 +104,8 @@ def judge(
         if same and (score is None or accuracy > score):
             score = accuracy
     top = f"{guesses[0][0]} ({guesses[0][1]}%)" if guesses else None
-    return Verdict(fingerprint, address, score == 100, score, top)
+    best = score is not None and score == max(accuracy for _, accuracy, _ in guesses)
+    return Verdict(fingerprint, address, score == 100, score, top, best)
 
 
 def run_nmap(namespace: Namespace, targets: Sequence[str], workdir: Path) -> str:
@@ -152,7 +154,12 @@ def table(verdicts: Sequence[Verdict]) -> str:
         name = verdict.fingerprint.name[:width]
         rows.append(f"{name:{width}}  {verdict.outcome:10}  {verdict.top or '-'}")
     exact = sum(verdict.exact for verdict in verdicts)
-    rows.append(f"exact: {exact}/{len(verdicts)} ({exact / len(verdicts):.1%})")
+    best = sum(verdict.best for verdict in verdicts)
+    count = len(verdicts)
+    rows.append(
+        f"exact: {exact}/{count} ({exact / count:.1%}); "
+        f"best guess: {best}/{count} ({best / count:.1%})"
+    )
     return "\n".join(rows)
 
 
