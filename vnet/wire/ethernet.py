@@ -35,6 +35,9 @@ HEADER_LENGTH = 14
 
 # RFC 894 "Frame Format": destination address, source address, type.
 _HEADER = struct.Struct("!6s6sH")
+_TYPE = struct.Struct("!H")
+# The EtherTypes vnet sends, packed once.
+_TYPE_BYTES = {ETHERTYPE_IPV4: b"\x08\x00", ETHERTYPE_ARP: b"\x08\x06"}
 _HEX_DIGITS = frozenset(string.hexdigits)
 
 # NamedTuple's own __new__ is Python code that calls this C constructor; the
@@ -59,14 +62,21 @@ def parse(data: bytes) -> EthernetFrame:
 
 def emit(frame: EthernetFrame) -> bytes:
     """Encode a frame, without padding and without FCS."""
+    return encode(*frame)
+
+
+def encode(dst: bytes, src: bytes, ethertype: int, payload: bytes) -> bytes:
+    """Encode a frame from its fields, as `emit` does, with no value to build."""
     # struct's "6s" would silently pad or cut a wrong-sized address.
-    if len(frame.dst) != 6 or len(frame.src) != 6:
-        raise ValueError(f"MAC addresses must be 6 bytes: {frame.dst!r} {frame.src!r}")
-    try:
-        header = _HEADER.pack(frame.dst, frame.src, frame.ethertype)
-    except struct.error as error:
-        raise ValueError(f"ethertype {frame.ethertype!r}: {error}") from None
-    return header + frame.payload
+    if len(dst) != 6 or len(src) != 6:
+        raise ValueError(f"MAC addresses must be 6 bytes: {dst!r} {src!r}")
+    type_bytes = _TYPE_BYTES.get(ethertype) if type(ethertype) is int else None
+    if type_bytes is None:
+        try:
+            type_bytes = _TYPE.pack(ethertype)
+        except struct.error as error:
+            raise ValueError(f"ethertype {ethertype!r}: {error}") from None
+    return b"".join((dst, src, type_bytes, payload))
 
 
 def mac_to_str(mac: bytes) -> str:

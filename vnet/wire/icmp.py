@@ -20,7 +20,6 @@ Left out, deliberately:
 import struct
 from typing import NamedTuple
 
-from vnet.wire.checksum import internet_checksum
 from vnet.wire.errors import MalformedFrame
 from vnet.wire.ipv4 import MIN_HEADER_LENGTH, PROTO_TCP, PROTO_UDP
 
@@ -68,6 +67,7 @@ _TIMESTAMPS = struct.Struct("!III")
 _QUOTED_HEADER = struct.Struct("!B5xHxB2xII")
 _PORTS = struct.Struct("!HH")
 _QUOTE_MINIMUM = MIN_HEADER_LENGTH + 8
+_ONES = 0xFFFF
 
 # NamedTuple's own __new__ is Python code that calls this C constructor; the
 # parser calls it directly, which halves the cost of building the value.
@@ -94,8 +94,13 @@ def parse(data: bytes) -> IcmpMessage:
     if len(data) < HEADER_LENGTH:
         raise MalformedFrame("icmp", f"{len(data)} bytes, header needs 8")
     # RFC 792: the checksum covers the whole message, type byte to the end of
-    # the data; a message that fails it is dropped, as every stack does.
-    if internet_checksum(data) != 0:
+    # the data; a message that fails it is dropped, as every stack does. A
+    # correct one sums to 0xffff: read as one integer it is a non-zero
+    # multiple of 0xffff (see vnet.wire.checksum).
+    total = int.from_bytes(data, "big")
+    if len(data) & 1:
+        total <<= 8
+    if total % _ONES or not total:
         raise MalformedFrame("icmp", "bad checksum")
     message_type, code, _checksum, rest = _HEADER.unpack_from(data)
     return _new_value(IcmpMessage, (message_type, code, rest, data[HEADER_LENGTH:]))
@@ -104,12 +109,41 @@ def parse(data: bytes) -> IcmpMessage:
 def emit(message: IcmpMessage) -> bytes:
     """Encode a message, computing its checksum."""
     message_type, code, rest, payload = message
+    # The header's words are summed from its fields (see vnet.wire.checksum);
+    # a field out of range makes the sum wrong, but then pack refuses it.
     try:
-        header = _HEADER.pack(message_type, code, 0, rest)
-    except struct.error as error:
+        data = int.from_bytes(payload, "big")
+        if len(payload) & 1:
+            data <<= 8  # the odd last byte is the high half of a padded word
+        total = (message_type << 8) + code + rest + data
+        # An all-zero message sums to zero, whose complement is 0xffff.
+        checksum = -total % _ONES if total else _ONES
+        header = _HEADER.pack(message_type, code, checksum, rest)
+    except (struct.error, TypeError) as error:
         raise ValueError(f"{message!r}: {error}") from None
-    checksum = internet_checksum(payload, int.from_bytes(header, "big"))
-    return header[:2] + checksum.to_bytes(2, "big") + header[4:] + payload
+    return header + payload
+
+
+def answer_echo(request: bytes) -> bytes | None:
+    """The echo reply to the echo request `request`, both as bytes; else None.
+
+    None unless `request` is a well-formed echo request. The reply keeps the
+    request's code, identifier, sequence number and data, so only the type
+    changes, from 8 to 0, and the checksum is updated for that one word as
+    RFC 1624 section 3 does (eqn. 3), without summing the data again.
+    """
+    if len(request) < HEADER_LENGTH or request[0] != ECHO_REQUEST:
+        return None
+    checksum = request[2] << 8 | request[3]
+    # HC' = ~(~HC + ~m + m'), m = type 8 and code, m' = type 0 and code:
+    # the code cancels, leaving ~HC + ~0x0800 taken in one's complement.
+    total = (checksum ^ _ONES) + (ECHO_REQUEST << 8 ^ _ONES)
+    total = (total & _ONES) + (total >> 16)
+    updated = total ^ _ONES
+    if updated == 0:
+        # Zero may stand for a sum of 0 or 0xffff, which emit tells apart.
+        return None
+    return b"\x00" + request[1:2] + updated.to_bytes(2, "big") + request[4:]
 
 
 def echo(

@@ -21,7 +21,6 @@ import ipaddress
 import struct
 from typing import NamedTuple
 
-from vnet.wire.checksum import internet_checksum
 from vnet.wire.errors import MalformedFrame
 
 PROTO_ICMP = 1
@@ -42,7 +41,7 @@ MAX_OPTIONS_LENGTH = 40
 # service, total length, identification, flags and fragment offset, time to
 # live, protocol, header checksum, source and destination address.
 _HEADER = struct.Struct("!BBHHHBBHII")
-_CHECKSUM_AT = 10
+_ONES = 0xFFFF
 
 # NamedTuple's own __new__ is Python code that calls this C constructor; the
 # parsers call it directly, which halves the cost of building each value.
@@ -93,7 +92,10 @@ def parse(data: bytes) -> Ipv4Packet:
         raise _length_error(version_ihl, total_length, len(data))
 
     # RFC 1122 3.2.1.2: a packet with a bad header checksum is discarded.
-    if internet_checksum(data[:header_length]) != 0:
+    # A correct header sums to 0xffff, so the header read as one integer is
+    # a multiple of 0xffff (see vnet.wire.checksum); it is never zero, as
+    # the version is 4.
+    if int.from_bytes(data[:header_length], "big") % _ONES:
         raise MalformedFrame("ipv4", "bad header checksum")
 
     return _new_value(
@@ -131,44 +133,56 @@ def _length_error(
 
 def emit(packet: Ipv4Packet) -> bytes:
     """Encode a packet, computing header length, total length and checksum."""
-    options = packet.options
+    src, dst, protocol, payload, ttl, ident, flags, fragment_offset, tos, options = (
+        packet
+    )
     # RFC 791 3.1: the header is a whole number of 32-bit words, at most 15.
     if len(options) & 3 or len(options) > MAX_OPTIONS_LENGTH:
         raise ValueError(f"options are {len(options)} bytes, need 4n <= 40")
-    if packet.flags & ~0x7 or packet.fragment_offset & ~0x1FFF:
+    if flags & ~0x7 or fragment_offset & ~0x1FFF:
         raise ValueError(
-            f"flags {packet.flags!r} or fragment offset"
-            f" {packet.fragment_offset!r} out of range"
+            f"flags {flags!r} or fragment offset {fragment_offset!r} out of range"
         )
 
     header_length = MIN_HEADER_LENGTH + len(options)
     try:
-        header = _header(packet, header_length, 0) + options
-    except struct.error as error:
+        version_ihl = 0x40 | header_length >> 2
+        total_length = header_length + len(payload)
+        flags_fragment = flags << 13 | fragment_offset
+        # The checksum comes from the fields' sum, with no first packing:
+        # a 32-bit address adds like its two 16-bit words, modulo 0xffff
+        # (see vnet.wire.checksum). A field out of range makes the sum
+        # wrong, but then pack refuses it.
+        total = (
+            (version_ihl << 8)
+            + tos
+            + total_length
+            + ident
+            + flags_fragment
+            + (ttl << 8)
+            + protocol
+            + src
+            + dst
+        )
+        if options:
+            total += int.from_bytes(options, "big")
+        header = _HEADER.pack(
+            version_ihl,
+            tos,
+            total_length,
+            ident,
+            flags_fragment,
+            ttl,
+            protocol,
+            -total % _ONES,  # the sum is positive: the version is 4
+            src,
+            dst,
+        )
+    except (struct.error, TypeError) as error:
         raise ValueError(f"{packet!r}: {error}") from None
-
-    checksum = internet_checksum(header)
-    return (
-        header[:_CHECKSUM_AT]
-        + checksum.to_bytes(2, "big")
-        + header[_CHECKSUM_AT + 2 :]
-        + packet.payload
-    )
-
-
-def _header(packet: Ipv4Packet, header_length: int, checksum: int) -> bytes:
-    return _HEADER.pack(
-        0x40 | header_length >> 2,
-        packet.tos,
-        header_length + len(packet.payload),
-        packet.ident,
-        packet.flags << 13 | packet.fragment_offset,
-        packet.ttl,
-        packet.protocol,
-        checksum,
-        packet.src,
-        packet.dst,
-    )
+    if options:
+        return header + options + payload
+    return header + payload
 
 
 def addr_to_str(addr: int) -> str:

@@ -21,7 +21,6 @@ Left out, deliberately:
 import struct
 from typing import Any, NamedTuple
 
-from vnet.wire.checksum import internet_checksum, pseudo_header_sum
 from vnet.wire.errors import MalformedFrame
 from vnet.wire.ipv4 import PROTO_TCP
 
@@ -50,13 +49,20 @@ MAX_OPTIONS_LENGTH = 40
 # RFC 9293 3.1, "Header Format": ports, sequence and acknowledgment numbers,
 # data offset and reserved bits, control bits, window, checksum, urgent.
 _HEADER = struct.Struct("!HHIIBBHHH")
-_CHECKSUM_AT = 16
+_ONES = 0xFFFF
 
 _MSS = struct.Struct("!BBH")
 _WSCALE = struct.Struct("!BBB")
 _TIMESTAMP = struct.Struct("!BBII")
 _TIMESTAMP_VALUES = struct.Struct("!II")
 _KIND_LENGTH = struct.Struct("!BB")
+# NOP, NOP, then kind 8 and length 10: the first word of the option area
+# whenever timestamps are on (RFC 7323 appendix A), and the header length
+# that goes with it.
+_NOP_NOP_TIMESTAMP = 0x0101080A
+_NOP_NOP_TIMESTAMP_OPTION = struct.Struct("!III")
+_TIMESTAMP_LAYOUT_END = HEADER_LENGTH + 12
+_WORD = struct.Struct("!I")
 # SACK blocks are pairs of 32-bit edges. Forty bytes of option space hold at
 # most four blocks (RFC 2018 section 3).
 _SACK_MAX_BLOCKS = 4
@@ -152,14 +158,26 @@ def parse(data: bytes, src: int, dst: int, verify: bool = True) -> TcpSegment:
             "tcp", f"data offset {header_length} bytes in a {len(data)}-byte segment"
         )
 
-    # RFC 9293 3.1: the checksum covers pseudo header, header and data.
+    # RFC 9293 3.1: the checksum covers pseudo header, header and data. A
+    # correct segment sums to 0xffff, so the whole, read as one integer and
+    # added to the pseudo header's fields, is a multiple of 0xffff (see
+    # vnet.wire.checksum); the protocol number keeps that sum from zero.
     if verify:
-        pseudo_sum = pseudo_header_sum(src, dst, PROTO_TCP, len(data))
-        if internet_checksum(data, pseudo_sum) != 0:
+        total = int.from_bytes(data, "big")
+        if len(data) & 1:
+            total <<= 8
+        if (total + src + dst + PROTO_TCP + len(data)) % _ONES:
             raise MalformedFrame("tcp", "bad checksum")
 
     options: tuple[TcpOption, ...] = ()
-    if header_length > HEADER_LENGTH:
+    if header_length == _TIMESTAMP_LAYOUT_END and (
+        _WORD.unpack_from(data, HEADER_LENGTH)[0] == _NOP_NOP_TIMESTAMP
+    ):
+        # The layout of nearly every segment once timestamps are on (RFC
+        # 7323 appendix A), decoded as _parse_options would, in one step.
+        stamp = _TIMESTAMP_VALUES.unpack_from(data, HEADER_LENGTH + 4)
+        options = (_NOP_OPTION, _NOP_OPTION, _new_value(TcpOption, (TIMESTAMP, stamp)))
+    elif header_length > HEADER_LENGTH:
         options = _parse_options(data[HEADER_LENGTH:header_length])
     return _new_value(
         TcpSegment,
@@ -242,49 +260,81 @@ def _sack_blocks(area: bytes, start: int, count: int) -> tuple[tuple[int, int], 
 
 def emit(segment: TcpSegment, src: int, dst: int) -> bytes:
     """Encode a segment, computing data offset and checksum."""
-    options = encode_options(segment.options) if segment.options else b""
-    if len(options) & 3 or len(options) > MAX_OPTIONS_LENGTH:
-        raise ValueError(f"options encode to {len(options)} bytes, need 4n <= 40")
-    if segment.reserved & ~0xF:
-        raise ValueError(f"reserved bits {segment.reserved!r} out of range")
+    (
+        src_port,
+        dst_port,
+        seq,
+        ack,
+        flags,
+        window,
+        payload,
+        options,
+        urgent,
+        reserved,
+    ) = segment
+    encoded = encode_options(options) if options else b""
+    if len(encoded) & 3 or len(encoded) > MAX_OPTIONS_LENGTH:
+        raise ValueError(f"options encode to {len(encoded)} bytes, need 4n <= 40")
+    if reserved & ~0xF:
+        raise ValueError(f"reserved bits {reserved!r} out of range")
 
-    header_length = HEADER_LENGTH + len(options)
+    header_length = HEADER_LENGTH + len(encoded)
     try:
-        header = _header(segment, header_length)
-    except struct.error as error:
+        body = encoded + payload if encoded else payload
+        data = int.from_bytes(body, "big")
+        if len(body) & 1:
+            data <<= 8  # the odd last byte is the high half of a padded word
+        offset_reserved = header_length << 2 | reserved  # offset in words
+        # The checksum comes from the fields' sum, with no first packing: a
+        # 32-bit field adds like its two 16-bit words, modulo 0xffff (see
+        # vnet.wire.checksum). A field out of range makes the sum wrong, but
+        # then pack refuses it. The protocol number keeps the sum positive.
+        total = (
+            src
+            + dst
+            + PROTO_TCP
+            + header_length
+            + len(payload)
+            + src_port
+            + dst_port
+            + seq
+            + ack
+            + (offset_reserved << 8)
+            + flags
+            + window
+            + urgent
+            + data
+        )
+        header = _HEADER.pack(
+            src_port,
+            dst_port,
+            seq,
+            ack,
+            offset_reserved,
+            flags,
+            window,
+            -total % _ONES,
+            urgent,
+        )
+    except (struct.error, TypeError) as error:
         raise ValueError(f"{segment!r}: {error}") from None
-
-    # The header is an even number of bytes, so as one integer it adds to the
-    # sum like its 16-bit words do (see vnet.wire.checksum).
-    body = options + segment.payload
-    length = header_length + len(segment.payload)
-    initial = pseudo_header_sum(src, dst, PROTO_TCP, length)
-    checksum = internet_checksum(body, initial + int.from_bytes(header, "big"))
-    return (
-        header[:_CHECKSUM_AT]
-        + checksum.to_bytes(2, "big")
-        + header[_CHECKSUM_AT + 2 :]
-        + body
-    )
-
-
-def _header(segment: TcpSegment, header_length: int) -> bytes:
-    """Pack the fixed header with a zero checksum."""
-    return _HEADER.pack(
-        segment.src_port,
-        segment.dst_port,
-        segment.seq,
-        segment.ack,
-        header_length << 2 | segment.reserved,  # data offset in 32-bit words
-        segment.flags,
-        segment.window,
-        0,
-        segment.urgent,
-    )
+    return header + body
 
 
 def encode_options(options: tuple[TcpOption, ...]) -> bytes:
     """Encode options in order, without padding; ValueError for a bad option."""
+    try:
+        if (
+            len(options) == 3
+            and options[0] == _NOP_OPTION
+            and options[1] == _NOP_OPTION
+        ):
+            # Every segment after a handshake with timestamps: one pack.
+            kind, value = options[2]
+            if kind == TIMESTAMP and type(value) is tuple:
+                return _NOP_NOP_TIMESTAMP_OPTION.pack(_NOP_NOP_TIMESTAMP, *value)
+    except (struct.error, TypeError, ValueError):
+        pass  # the walk below names the fault
     for option in options[:-1]:
         if option.kind == EOL:
             # parse stops at EOL, so nothing may follow it.
@@ -296,6 +346,21 @@ def encode_options(options: tuple[TcpOption, ...]) -> bytes:
 
 
 def _encode_option(option: TcpOption) -> bytes:
+    # Options whose value is None or an int repeat in every SYN-ACK; their
+    # bytes are kept, up to a bound. The exact type is checked so that a
+    # float equal to a cached int is still refused.
+    kind, value = option
+    if value is not None and type(value) is not int or kind not in _CACHED_KINDS:
+        return _encode_one(option)
+    encoded = _ENCODED.get(option)
+    if encoded is None:
+        encoded = _encode_one(option)
+        if len(_ENCODED) < _CACHE_LIMIT:
+            _ENCODED[option] = encoded
+    return encoded
+
+
+def _encode_one(option: TcpOption) -> bytes:
     kind, value = option
     if kind == NOP and value is None:
         return b"\x01"
@@ -342,6 +407,12 @@ def _has_standard_length(kind: int, length: int) -> bool:
 
 
 _STANDARD_LENGTHS = {MSS: 4, WSCALE: 3, SACK_PERMITTED: 2, TIMESTAMP: 10}
+
+# Encoded options by value, for the kinds whose values are few: NOP and
+# SACK_PERMITTED (None), MSS (16 bits) and WSCALE (8 bits).
+_CACHED_KINDS = frozenset({NOP, MSS, WSCALE, SACK_PERMITTED})
+_ENCODED: dict[TcpOption, bytes] = {}
+_CACHE_LIMIT = 4096
 
 
 def _encode_sack(blocks: tuple[Any, ...]) -> bytes:
