@@ -90,7 +90,8 @@ class VirtualNetwork:
             if not self.fabric.receive(packet, now):
                 self.counters["not ours"] += 1
             return
-        host = self.host(packet.dst, now)
+        # The host is nearly always known already; `host` makes it if not.
+        host = self._hosts.get(packet.dst) or self.host(packet.dst, now)
         if host is None:
             self.counters["not ours"] += 1
             return
@@ -193,7 +194,9 @@ class VirtualNetwork:
             self.fabric.send(host, packet)
             return
         mac = self._neighbours.get(packet.dst, self._peer_mac)
-        self._send_frame(mac, host.mac, ETHERTYPE_IPV4, ipv4.emit(packet))
+        self._transmit(
+            ethernet.encode(mac, host.mac, ETHERTYPE_IPV4, ipv4.emit(packet))
+        )
 
     def _frame_packet(self, src_mac: bytes, packet: Ipv4Packet) -> bytes:
         mac = self._neighbours.get(packet.dst, self._peer_mac)
@@ -214,7 +217,7 @@ class VirtualNetwork:
         return {"network": self.fabric.summary()}
 
     def _send_frame(self, dst: bytes, src: bytes, ethertype: int, payload: bytes):
-        self._transmit(ethernet.emit(EthernetFrame(dst, src, ethertype, payload)))
+        self._transmit(ethernet.encode(dst, src, ethertype, payload))
 
 
 __all__ = ["VirtualNetwork", "MalformedFrame"]
