@@ -48,14 +48,14 @@ attach: {tap: vnet0, host_address: 192.0.2.254/24}
 trap_domains: [example.test, mail.example.test]
 templates:
   web:
-    personality: "Linux 2.6.32 - 3.10"
+    personality: "Linux 2.6.32 - 3.10#1"
     tcp: closed
     ports:
       tcp/80:
         service: web-maze
         options: {links: {min: 2, max: 3}, addresses: {count: 2, format: mixed}}
   proxy:
-    personality: "FreeBSD 6.2-RELEASE"
+    personality: "FreeBSD 6.2-RELEASE#1"
     tcp: closed
     ports:
       tcp/3128: {service: open-proxy}
@@ -67,7 +67,7 @@ templates:
         service: smtp-relay
         options: {dry_run: true, greeting_delay: [0, 0.05]}
   mail:
-    personality: "OpenBSD 4.3"
+    personality: "OpenBSD 4.3#1"
     tcp: closed
     ports:
       tcp/25: {service: smtp-sink, options: {greeting_delay: [0, 0.05]}}

@@ -34,7 +34,7 @@ attach: {tap: vnet0, host_address: 192.0.2.254/24}
 trap_domains: [example.test]
 templates:
   server:
-    personality: "Linux 2.6.32 - 3.10"
+    personality: "Linux 2.6.32 - 3.10#1"
     tcp: closed
     udp: closed
     ports: {tcp/22: open}
@@ -276,7 +276,7 @@ attach: {tap: vnet0, host_address: 192.0.2.254/24}
 trap_domains: [example.test]
 templates:
   web:
-    personality: "Linux 2.6.32 - 3.10"
+    personality: "Linux 2.6.32 - 3.10#1"
     tcp: closed
     ports:
       tcp/80: {service: web-maze, options: {links: {min: 2, max: 3}}}

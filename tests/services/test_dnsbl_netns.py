@@ -31,13 +31,13 @@ attach: {tap: vnet0, host_address: 192.0.2.254/24}
 trap_domains: [example.test]
 templates:
   ns:
-    personality: "Linux 2.6.32 - 3.10"
+    personality: "Linux 2.6.32 - 3.10#1"
     tcp: closed
     udp: closed
     ports:
       udp/53: {service: dnsbl, options: {zone: bl.example.test, refresh: 0}}
   proxy:
-    personality: "FreeBSD 6.2-RELEASE"
+    personality: "FreeBSD 6.2-RELEASE#1"
     tcp: closed
     ports:
       tcp/3128: {service: open-proxy, options: {blacklist: {action: record}}}

@@ -45,7 +45,7 @@ templates:
           greeting_delay: [0.05, 0.2]
           timeout: %(timeout)s
   mail:
-    personality: "OpenBSD 4.3"
+    personality: "OpenBSD 4.3#1"
     tcp: closed
     ports:
       tcp/25: {service: smtp-sink, options: {greeting_delay: [0.05, 0.2]}}

@@ -33,10 +33,10 @@ attach: {tap: vnet0, host_address: 192.0.2.254/24}
 trap_domains: [example.test, mail.example.test]
 templates:
   web:
-    personality: "Linux 2.6.32 - 3.10"
+    personality: "Linux 2.6.32 - 3.10#1"
     ports: {tcp/80: {service: web-maze}}
   bsd:
-    personality: "FreeBSD 6.2-RELEASE"
+    personality: "FreeBSD 6.2-RELEASE#1"
     ports: {tcp/8080: {service: web-maze}}
 hosts:
   - {address: 198.51.100.10, name: www.example.test, template: web}

@@ -33,7 +33,7 @@ attach: {tap: vnet0, host_address: 192.0.2.254/24}
 trap_domains: [example.test, mail.example.test]
 templates:
   web:
-    personality: "Linux 2.6.32 - 3.10"
+    personality: "Linux 2.6.32 - 3.10#1"
     tcp: closed
     ports:
       tcp/80:
