@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import icmp, memory, personality, report, routing, tcp
+from bench import icmp, maze, memory, personality, report, routing, smtp, tcp
 
 BENCHMARKS = [
     ("ICMP echo through the engine", icmp.run),
     ("What address ranges cost", memory.run),
     ("TCP through the virtual stack", tcp.run),
     ("Forwarding through virtual routers", routing.run),
+    ("Durable messages into the open relay", smtp.run),
+    ("Web maze pages and slow drip", maze.run),
     ("nmap -O against sampled fingerprints", personality.run),
     ("Report and exports on 1,000,000 events", report.run),
 ]

@@ -50,7 +50,10 @@ def stopped_summary(process: VnetProcess) -> dict:
 
 
 def workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="vnet-bench-"))
+    """A scratch folder that vnet can still reach once it runs as nobody."""
+    path = Path(tempfile.mkdtemp(prefix="vnet-bench-"))
+    path.chmod(0o755)
+    return path
 
 
 def wait(seconds: float) -> None:

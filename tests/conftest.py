@@ -48,6 +48,7 @@ def vnet(netns: Namespace, tmp_path: Path) -> Iterator[Callable[..., VnetProcess
     yield start
     for process in started:
         process.kill()
+        process.cleanup()
 
 
 def require_tool(name: str) -> str:

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -86,12 +87,16 @@ class VnetProcess:
         self.namespace = namespace
         self.tap = tap
         self.events_path = workdir / "events.jsonl"
+        # The state dir must stay reachable once vnet runs as nobody, and a
+        # test's own directory often is not: give it one of its own.
+        self.own_state_dir = state_dir is None
+        self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="vnet-state-"))
         self.stderr_path = workdir / "vnet.stderr"
         self._stderr = open(self.stderr_path, "w")  # noqa: SIM115
         command = [
             *prefix, sys.executable, "-m", "vnet", "run", str(topology),
             "--tap", tap, "--events", str(self.events_path),
-            "--state-dir", str(state_dir or workdir / "var"), *arguments,
+            "--state-dir", str(self.state_dir), *arguments,
         ]  # fmt: skip
         self.process = namespace.popen(
             *command, stdout=subprocess.PIPE, stderr=self._stderr, text=True
@@ -135,6 +140,11 @@ class VnetProcess:
             self.process.kill()
             self.process.wait(10)
         self._close()
+
+    def cleanup(self) -> None:
+        """Remove the state dir the harness made (after stop or kill)."""
+        if self.own_state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def _close(self) -> None:
         self._stderr.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import stat
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,29 @@ def hand_over(state_dir: str, user: str) -> None:
     ids = user_ids(user)
     if ids is None:
         return
+    blocked = unreachable_parent(state_dir)
+    if blocked is not None:
+        raise PrivilegeError(
+            f"--state-dir {state_dir}: {user} could not reach it after the drop,"
+            f" as {blocked} lets only its owner in; choose a directory {user}"
+            " can traverse"
+        )
     for folder, _, files in os.walk(state_dir):
         os.chown(folder, *ids)
         for name in files:
             os.chown(os.path.join(folder, name), *ids)
+
+
+def unreachable_parent(path: str) -> str | None:
+    """The first folder above `path` that other users may not traverse."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while True:
+        if not os.stat(folder).st_mode & stat.S_IXOTH:
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
 
 
 def drop_privileges(user: str) -> None:

@@ -139,6 +139,7 @@ def selftest(
             raise RuntimeError(f"vnet exited {status}:\n{process.stderr()}")
     finally:
         process.kill()
+        process.cleanup()
         namespace.delete()
     return [
         judge(fingerprint, address, guesses.get(address, []))

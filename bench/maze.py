@@ -1,0 +1,129 @@
+"""The web maze: pages per second, and what a connection in slow drip costs.
+
+- Pages per second: wrk (keep-alive, 8 connections) fetches maze pages from
+  `web-maze` through vnet's TCP, and from the same service in socket mode
+  on the kernel's TCP, in one namespace; the figure is their ratio.
+- Slow drip: with the tarpit on for every visitor (first byte after 60 s),
+  2,000 connections each ask for a page and are held; the growth of vnet's
+  RSS divided by the connections held is the cost of one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from bench.common import (
+    LOAD_CPU,
+    RESPONDER_CPU,
+    Namespace,
+    pinned,
+    progress,
+    start_vnet,
+    stopped_summary,
+    workdir,
+)
+from bench.memory import rss_kib
+
+TARGET = "192.0.2.10"
+SECONDS = 5
+HELD = 2000
+DRIP = {"slow": {"who": "all", "first_byte_ms": 60000, "per_source": 5000,
+                 "total": 10000, "max_seconds": 120}}  # fmt: skip
+
+
+def topology(options: dict) -> str:
+    return f"""
+version: 1
+attach: {{tap: vnet0, host_address: 192.0.2.254/24}}
+trap_domains: [example.test]
+templates:
+  web:
+    ports:
+      tcp/80: {{service: web-maze, options: {json.dumps(options)}}}
+hosts:
+  - {{address: {TARGET}, name: www.example.test, template: web}}
+"""
+
+
+def wrk(namespace: Namespace, url: str) -> float:
+    result = namespace.run(
+        *pinned(LOAD_CPU, "wrk", "-t1", "-c8", f"-d{SECONDS}s", url),
+        timeout=SECONDS + 30,
+    )
+    return float(re.search(r"Requests/sec:\s+([0-9.]+)", result.stdout).group(1))
+
+
+def socket_mode(namespace: Namespace) -> float:
+    server = namespace.popen(
+        *pinned(RESPONDER_CPU, sys.executable, "-m", "vnet", "serve", "web-maze",
+                "--listen", "127.0.0.1:8080", "--state-dir", str(workdir())),
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()
+        return wrk(namespace, "http://127.0.0.1:8080/products/index.html")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()
+
+
+HOLDER = """
+import resource, socket, sys
+count = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (count + 100, count + 100))
+request = b"GET /page%d.html HTTP/1.1\\r\\nHost: www.example.test\\r\\n\\r\\n"
+held = []
+for number in range(count):
+    client = socket.create_connection(("192.0.2.10", 80))
+    client.sendall(request % number)
+    held.append(client)
+print(len(held), flush=True)
+sys.stdin.read()
+"""
+
+
+def drip_bytes_per_connection(namespace: Namespace) -> float:
+    process = start_vnet(namespace, topology(DRIP), workdir())
+    before = rss_kib(process.process.pid)
+    holder = namespace.popen(
+        sys.executable, "-c", HOLDER, str(HELD),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdin is not None
+    held = int(holder.stdout.readline())
+    time.sleep(3)  # every request read and parked in the tarpit
+    after = rss_kib(process.process.pid)
+    holder.stdin.close()
+    holder.wait(60)
+    holder.stdout.close()
+    stopped_summary(process)
+    return (after - before) * 1024 / held
+
+
+def run() -> dict:
+    namespace = Namespace.create("vnet-bench")
+    try:
+        progress("maze pages/s in socket mode (kernel TCP)")
+        kernel = socket_mode(namespace)
+        progress("maze pages/s through vnet's TCP")
+        process = start_vnet(namespace, topology({}), workdir())
+        virtual = wrk(namespace, f"http://{TARGET}/products/index.html")
+        stopped_summary(process)
+        progress(f"RSS of {HELD} connections held in slow drip")
+        drip = drip_bytes_per_connection(namespace)
+    finally:
+        namespace.delete()
+    return {
+        "maze_pages_per_s_socket_mode": round(kernel),
+        "maze_pages_per_s_virtual": round(virtual),
+        "maze_pages_virtual_to_socket_ratio": round(virtual / kernel, 3),
+        "maze_drip_connection_bytes": round(drip),
+    }
