@@ -60,12 +60,16 @@ class HelloProtocol(asyncio.Protocol):
         if self.http.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
         headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
-        for event in (
-            h11.Response(status_code=status, headers=headers),
-            h11.Data(data=body),
-            h11.EndOfMessage(),
-        ):
-            self.transport.write(self.http.send(event))
+        # One write for the whole response, as a server would with writev.
+        response = [
+            self.http.send(event)
+            for event in (
+                h11.Response(status_code=status, headers=headers),
+                h11.Data(data=body),
+                h11.EndOfMessage(),
+            )
+        ]
+        self.transport.write(b"".join(response))
 
     def _next_cycle(self) -> None:
         assert self.transport is not None

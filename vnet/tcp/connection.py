@@ -455,12 +455,19 @@ class Connection:
             self._changed()
         return data
 
-    def send(self, data: bytes | bytearray | memoryview, now: float) -> int:
+    def send(
+        self, data: bytes | bytearray | memoryview, now: float, more: bool = False
+    ) -> int:
         """Queue bytes to send; returns how many fit in the send buffer.
 
         Raises TcpStateError after our own `shutdown` or `abort`. After the
         peer reset the connection or it timed out, it accepts nothing and
         returns 0: `closed` and `close_reason` say why.
+
+        With `more`, as with MSG_MORE, the caller says that more bytes or
+        a `shutdown` follow at once: the bytes wait for them, so that they
+        share segments, until the next `send` without it, `shutdown` or
+        `push`. The caller must make one of those calls.
         """
         if self._fin_offset is not None or self.close_reason == "aborted":
             raise TcpStateError(f"{self}: send after shutdown or abort")
@@ -479,9 +486,16 @@ class Connection:
         else:
             buffer += chunk
         self._last_activity = now
-        self._transmit(now)
+        if not more:
+            self._transmit(now)
         self._changed()
         return count
+
+    def push(self, now: float) -> None:
+        """Transmit what `send(..., more=True)` left waiting."""
+        self._now = now
+        self._transmit(now)
+        self._changed()
 
     def shutdown(self, now: float) -> None:
         """Send a FIN after the queued data (RFC 9293 3.10.4, CLOSE).
