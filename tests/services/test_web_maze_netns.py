@@ -39,7 +39,8 @@ templates:
       tcp/80:
         service: web-maze
         options:
-          links: {min: 2, max: 3}
+          # Enough links that every random site holds eight pages by depth 4.
+          links: {min: 4, max: 6}
           addresses: {count: 3, format: mixed}
 hosts:
   - {address: 198.51.100.10, name: www.example.test, template: web}
