@@ -157,3 +157,28 @@ def test_a_flood_of_malformed_frames_is_counted_and_survived(served, netns):
     [stopped] = served.events("vnet.stopped")
     assert stopped["malformed"] > 10_000
     assert stopped["malformed_reasons"]
+
+
+def test_metrics_are_served_while_vnet_runs(vnet, netns):
+    vnet(TOPOLOGY, "--metrics", "127.0.0.1:9108")
+    netns.run("ping", "-c", "2", "-i", "0.2", "-W", "2", "192.0.2.10", check=False)
+
+    page = netns.run("curl", "-s", "http://127.0.0.1:9108/metrics").stdout
+
+    assert 'vnet_events_total{event="net.host.contacted"}' in page
+    frames = re.search(r"^vnet_frames_received_total (\d+(\.\d+)?)", page, re.MULTILINE)
+    assert frames and float(frames.group(1)) >= 2, page[:2000]
+
+
+def test_a_bad_metrics_address_is_exit_2(tmp_path):
+    import sys
+
+    path = tmp_path / "t.yaml"
+    path.write_text(TOPOLOGY)
+    result = subprocess.run(
+        [sys.executable, "-m", "vnet", "run", str(path), "--metrics", "nowhere"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert "--metrics" in result.stderr and "Traceback" not in result.stderr
