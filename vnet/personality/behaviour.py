@@ -100,7 +100,8 @@ class ReplyPlan(NamedTuple):
     """One TCP segment to send back, with its IP fields.
 
     `test` names the fingerprint line that shaped it (T1, SEQ3, ECN, T5...),
-    for logs. `handshake` marks a SYN-ACK that opens a connection.
+    for logs. `handshake` marks a SYN-ACK to a plain SYN, which opens a
+    connection; every other plan is sent as it is and leaves no state.
     """
 
     segment: TcpSegment
@@ -201,6 +202,8 @@ class Behaviour:
             rule = _first_responding(rules, ("T1", "ECN", "T3", "T4", "T5"))
         if rule is None:
             return 64, False
+        # Limitation: the database has no UDP line; datagrams from services
+        # take the TCP TTL and never set DF.
         return rule.ttl, rule.dont_fragment and kind != "udp"
 
     # The TcpPersonality hooks -----------------------------------------------
@@ -219,6 +222,8 @@ class Behaviour:
         return self.tsval(now)
 
     def receive_buffer(self, syn: TcpSegment) -> int:
+        # Limitation: the buffer is the SYN-ACK's window (at least two full
+        # segments); how an OS grows its window later is not emulated.
         window, _, _ = self._answer_shape(syn)
         return max(window, 2 * 1460)
 
@@ -354,7 +359,10 @@ class Behaviour:
             reserved,
         )
         kind = "closed_tcp" if name in ("T5", "T6", "T7") else "tcp"
+        # Only a plain SYN opens a connection: a SYN-ACK to SYN|FIN (T3) is
+        # sent and forgotten, as a TCP would drop such a SYN.
         handshake = flags & (SYN | ACK | RST | FIN) == SYN | ACK
+        handshake = handshake and segment.flags & (SYN | ACK | RST | FIN) == SYN
         if handshake and ack == (segment.seq + 1) & 0xFFFFFFFF:
             endpoints = (segment.dst_port, (peer, segment.src_port))
             self._reserved[endpoints] = (seq, now)
@@ -384,7 +392,8 @@ class Behaviour:
             window, letters, _ = self._answer_shape(segment)
             return window, letters
         if window is None or letters is None:
-            shaped_window, shaped_letters = 0, ()
+            shaped_window = 0
+            shaped_letters: tuple[Letter, ...] = ()
             if rule.flags & SYN:
                 shaped_window, shaped_letters, _ = self._answer_shape(segment)
             window = shaped_window if window is None else window
@@ -461,7 +470,8 @@ class Behaviour:
         The ECN or T3 reply's options, else an MSS, with a timestamp added
         when the TS class says the host sends them.
         """
-        letters, window = _DEFAULT_LETTERS, _DEFAULT_WINDOW
+        letters: tuple[Letter, ...] = _DEFAULT_LETTERS
+        window = _DEFAULT_WINDOW
         for name in ("ECN", "T3"):
             rule = self.profile.rules[name]
             if rule.respond and rule.letters and rule.window:
@@ -496,6 +506,7 @@ class Behaviour:
     ) -> tuple[TcpOption, ...]:
         stamp = segment.option(TIMESTAMP)
         echo = stamp[0] if isinstance(stamp, tuple) else 0
+        assert isinstance(echo, int)
         return build_options(letters, self.tsval(now), echo)
 
     # ICMP -----------------------------------------------------------------
@@ -616,10 +627,13 @@ def _echo_code(letter: str, request_code: int) -> int:
 def _quote(datagram: bytes, rule: UnreachableRule, ttl_drop: int) -> bytes:
     """The quoted datagram, spoiled the way the fingerprint's U1 line says.
 
-    The quote is the datagram's own bytes, copied; only fields the emulated
-    OS is known to rewrite are written over, and the quoted IP checksum is
-    then made valid, zero or wrong as RIPCK asks.
+    The quote is the datagram's own bytes, copied verbatim (vnet.wire made
+    them), not a header this layer packs: only the fields the emulated OS
+    is known to rewrite are written over, and the quoted IP checksum is then
+    made valid, zero or wrong as RIPCK asks.
     """
+    # Limitation: only what nmap's U1 test reads is rewritten (length, ID,
+    # TTL, both checksums, the payload); other corruptions go unemulated.
     header_length = (datagram[0] & 0x0F) * 4
     room = (rule.length - 28) if rule.length is not None else _PROBE_DATAGRAM
     if room == _PROBE_DATAGRAM:

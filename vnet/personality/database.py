@@ -96,7 +96,8 @@ class Fingerprint(NamedTuple):
     """
 
     name: str
-    index: int
+    # The brief's word, though it hides tuple.index, which no caller needs.
+    index: int  # type: ignore[assignment]
     position: int
     line: int
     classes: tuple[OsClass, ...]

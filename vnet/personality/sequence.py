@@ -43,6 +43,8 @@ SEQUENCE_SPACE = 1 << 32
 HALF_SPACE = 1 << 31
 
 # Peers remembered per host; the oldest is forgotten first.
+# Limitation: a 65th peer restarts the oldest one's ISN and IP ID sequences,
+# which only a scanner using more than 64 source addresses could notice.
 _PEERS = 64
 
 
@@ -402,7 +404,7 @@ def design_isn(
     expression under every timing in `_TIMINGS` with a margin wins, else
     the one with the widest margin, else the first candidate.
     """
-    wanted = {key: seq[key] for key in ("SP", "GCD", "ISR") if key in seq}
+    wanted: dict[str, str] = {k: seq[k] for k in ("SP", "GCD", "ISR") if k in seq}
     if len(samples) < 4:
         # nmap needs four ISNs; with fewer it reads none of the three.
         return IsnPlan(False, 1, 2**33, (1.0,) * 5)
@@ -428,6 +430,9 @@ def design_isn(
                     best = (margin, plan)
             if tried >= _MOST_TRIALS and best is not None:
                 return best[1]
+    # Limitation: a few SEQ lines no ISNs can give at nmap's spacing (ISR=0
+    # with GCD=1, or an SP below what a millisecond of jitter adds to a fast
+    # clock); they get the closest plan found.
     if best is not None:
         return best[1]
     return first or IsnPlan(False, 1, 2**33, (1.0,) * 5)
