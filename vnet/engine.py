@@ -210,6 +210,7 @@ class Engine:
             environment=self.environment,
         )
         protocol = binding.service.protocol(context)
+        assert isinstance(protocol, asyncio.Protocol)
         return pipe.connect(self._loop, protocol, context.peer, context.local)
 
     def _find_host(self, name: str) -> Any:

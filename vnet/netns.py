@@ -106,14 +106,16 @@ class VnetProcess:
     def wait_ready(self, timeout: float = 30) -> str:
         """Wait for the line containing `ready`, or fail with vnet's stderr."""
         deadline = time.monotonic() + timeout
+        stdout = self.process.stdout
+        assert stdout is not None
         selector = selectors.DefaultSelector()
-        selector.register(self.process.stdout, selectors.EVENT_READ)
+        selector.register(stdout, selectors.EVENT_READ)
         while time.monotonic() < deadline:
             if not selector.select(timeout=0.2):
                 if self.process.poll() is not None:
                     break
                 continue
-            line = self.process.stdout.readline()
+            line = stdout.readline()
             if not line:
                 break
             if "ready" in line:

@@ -86,7 +86,7 @@ def parse_nmap_xml(text: str) -> dict[str, list[tuple[str, int, int]]]:
     """Address -> nmap's guesses as (name, accuracy, database line)."""
     guesses: dict[str, list[tuple[str, int, int]]] = {}
     for host in ElementTree.fromstring(text).iter("host"):
-        address = host.find("address").get("addr")  # type: ignore[union-attr]
+        address = host.find("address").get("addr", "")  # type: ignore[union-attr]
         guesses[address] = [
             (match.get("name", ""), int(match.get("accuracy", 0)),
              int(match.get("line", 0)))

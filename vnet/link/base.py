@@ -34,7 +34,7 @@ def read_waiting(fd: int, limit: int, size: int = 65536) -> list[bytes]:
     Frames are taken as they arrive, never held back behind a timer: honeyd's
     libpcap buffering delayed replies by up to 30 ms.
     """
-    frames = []
+    frames: list[bytes] = []
     read = os.read
     try:
         while len(frames) < limit:

@@ -45,7 +45,7 @@ class PacketLink:
         return self._socket.fileno()
 
     def read_frames(self, limit: int) -> list[bytes]:
-        frames = []
+        frames: list[bytes] = []
         receive = self._socket.recvfrom
         try:
             while len(frames) < limit:
