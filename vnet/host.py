@@ -229,8 +229,8 @@ class Host:
                 self._send_echo_reply(packet, message, reply, now)
         elif message.type == icmp.TIMESTAMP:
             stamp = milliseconds_since_midnight()
-            reply = icmp.timestamp_reply(message, stamp, stamp)
-            self.send(packet.src, ipv4.PROTO_ICMP, icmp.emit(reply), "icmp-echo", now)
+            answer = icmp.timestamp_reply(message, stamp, stamp)
+            self.send(packet.src, ipv4.PROTO_ICMP, icmp.emit(answer), "icmp-echo", now)
 
     def _receive_udp(self, packet: Ipv4Packet, now: float) -> None:
         datagram = udp.parse(packet.payload, packet.src, packet.dst, self.verify)
@@ -326,8 +326,15 @@ class Host:
         self._send_packet(self, packet)
 
     def send_segment(self, dst: int, segment: TcpSegment, now: float) -> None:
-        payload = tcp.emit(segment, self.address, dst)
-        self.send(dst, ipv4.PROTO_TCP, payload, "tcp", now)
+        """Send one segment of this host's TCP; `send` with the step inline."""
+        address = self.address
+        payload = tcp.emit(segment, address, dst)
+        ttl, ident, flags = self.personality.header("tcp", now, dst)
+        packet = _new_value(
+            Ipv4Packet,
+            (address, dst, ipv4.PROTO_TCP, payload, ttl, ident, flags, 0, 0, b""),
+        )
+        self._send_packet(self, packet)
 
     def _send_unreachable(self, packet: Ipv4Packet, code: int, now: float) -> None:
         message = unreachable(packet, code)

@@ -105,6 +105,9 @@ class HostServer:
         # SYN-ACKs the personality planned, sent in place of the TCP's own.
         self._syn_acks: dict[tuple[int, int, int], Any] = {}
         self._draining = False
+        # Bound once: the timer queue keeps one per entry.
+        self._after_timer_call = self._after_timer
+        self._local_address = addr_to_str(host.address)
         host.tcp_handler = self.segment_received
         host.busy = self.busy
 
@@ -159,13 +162,11 @@ class HostServer:
 
     def _drain(self, now: float) -> None:
         tcp = self.tcp
-        while True:
+        send = self.host.send_segment
+        while tcp.pending:
             for connection in tcp.accept():
                 self._open(connection, now)
             segments, changed = tcp.flush()
-            if not segments and not changed:
-                return
-            send = self.host.send_segment
             for destination, segment in segments:
                 if self._syn_acks and segment.flags & _HANDSHAKE == SYN | ACK:
                     key = (destination, segment.dst_port, segment.src_port)
@@ -182,7 +183,7 @@ class HostServer:
         if session is not None:
             self._pump(connection, session, now)
         if connection.state != "CLOSED":
-            self.timers.watch(connection, self._after_timer)
+            self.timers.watch(connection, self._after_timer_call)
 
     def _after_timer(self, now: float) -> None:
         self.drain(now)
@@ -192,7 +193,7 @@ class HostServer:
     def _open(self, connection: Connection, now: float) -> None:
         binding = self.bindings.get(connection.local_port)
         peer = (addr_to_str(connection.remote_ip), connection.remote_port)
-        local = (addr_to_str(connection.local_ip), connection.local_port)
+        local = (self._local_address, connection.local_port)
         service_name = binding.service.name if binding else "hold"
         context = ConnectionContext(
             service=service_name,
@@ -221,7 +222,10 @@ class HostServer:
             return HoldProtocol()
 
     def _pump(self, connection: Connection, session: Session, now: float) -> None:
-        self._call(connection, session.transport.pump, now)
+        try:
+            session.transport.pump(now)
+        except Exception:
+            self._failed(connection)
         if connection.closed:
             self._close(connection, session, now)
 
@@ -229,10 +233,14 @@ class HostServer:
         try:
             function(*arguments)
         except Exception:
-            session = self.sessions.get(connection)
-            peer = session.context.peer[0] if session else "?"
-            log.exception("%s: service raised; resetting %s", peer, connection)
-            connection.abort(self.clock())
+            self._failed(connection)
+
+    def _failed(self, connection: Connection) -> None:
+        """The service raised: log its traceback, reset its connection."""
+        session = self.sessions.get(connection)
+        peer = session.context.peer[0] if session else "?"
+        log.exception("%s: service raised; resetting %s", peer, connection)
+        connection.abort(self.clock())
 
     def _close(self, connection: Connection, session: Session, now: float) -> None:
         del self.sessions[connection]

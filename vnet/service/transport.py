@@ -37,6 +37,26 @@ LOW_WATER = 16 * 1024
 class VirtualTransport(asyncio.Transport):
     """The transport of one virtual connection; driven by its server."""
 
+    # One per connection, thousands held idle: no __dict__.
+    __slots__ = (
+        "connection",
+        "_protocol",
+        "_now",
+        "_kick",
+        "_overflow",
+        "_reading",
+        "_closing",
+        "_eof_wanted",
+        "_shut",
+        "_eof_delivered",
+        "_lost",
+        "_writing_paused",
+        "_high",
+        "_low",
+        "_corked",
+        "_held",
+    )
+
     def __init__(
         self,
         connection: Connection,
@@ -90,7 +110,9 @@ class VirtualTransport(asyncio.Transport):
         self._check_high_water()
         self._kick()
 
-    def writelines(self, list_of_data: Iterable[bytes]) -> None:
+    def writelines(
+        self, list_of_data: Iterable[bytes | bytearray | memoryview]
+    ) -> None:
         self.write(b"".join(list_of_data))
 
     def write_eof(self) -> None:

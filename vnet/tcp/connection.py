@@ -128,6 +128,7 @@ HALF = 0x80000000
 _UNBOUNDED = 1 << 30
 
 _NOP = TcpOption(NOP)
+_new_value = tuple.__new__
 _TIMESTAMP_ROOM = 12  # NOP, NOP, kind, length, TSval, TSecr
 
 
@@ -1209,7 +1210,8 @@ class Connection:
         options: tuple[TcpOption, ...] = ()
         if self._ts_ok:
             tsval = self._personality.timestamp(now)
-            options = (_NOP, _NOP, TcpOption(TIMESTAMP, (tsval, self._ts_recent)))
+            stamp = _new_value(TcpOption, (TIMESTAMP, (tsval, self._ts_recent)))
+            options = (_NOP, _NOP, stamp)
         if self._reassembly is not None and self._sack_ok:
             options += self._sack_option()
         window = self._window_field()
@@ -1217,15 +1219,22 @@ class Connection:
         self._last_ack_sent = nxt
         self._ack_at = None
         self._ack_pending = 0
-        segment = TcpSegment(
-            self.local_port,
-            self.remote_port,
-            (self._iss + offset) & MASK,
-            (self._irs + nxt) & MASK,
-            flags,
-            window,
-            payload,
-            options,
+        # Built as a tuple, as vnet.wire's parsers build theirs: this runs
+        # for every segment sent.
+        segment = _new_value(
+            TcpSegment,
+            (
+                self.local_port,
+                self.remote_port,
+                (self._iss + offset) & MASK,
+                (self._irs + nxt) & MASK,
+                flags,
+                window,
+                payload,
+                options,
+                0,
+                0,
+            ),
         )
         self._queue(segment)
 

@@ -183,6 +183,11 @@ class TcpHost:
             return self._listen(key, src_ip, segment, now)
         return connection
 
+    @property
+    def pending(self) -> bool:
+        """Is there anything for `accept` or `flush` to return?"""
+        return bool(self._accepted or self._dirty or self._replies)
+
     def accept(self) -> list[Connection]:
         """Connections that completed the handshake since the last call."""
         accepted = self._accepted
