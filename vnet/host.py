@@ -98,6 +98,10 @@ class Personality(Protocol):
 # PlainPersonality's IP flags by kind of packet: DF on TCP and UDP.
 _PLAIN_FLAGS = {"tcp": FLAG_DF, "tcp-closed": FLAG_DF, "udp": FLAG_DF}
 
+# Echo data from this many bytes is answered by an incremental checksum
+# update (RFC 1624); for less, summing it again is cheaper than comparing.
+_INCREMENTAL_ECHO = 128
+
 # NamedTuple's own __new__ is Python code that calls this C constructor; the
 # hot paths call it directly, as the codecs in vnet.wire do.
 _new_value = tuple.__new__
@@ -280,14 +284,18 @@ class Host:
     ) -> None:
         """Send the Reply to an echo request; the same as send_reply, faster.
 
-        A reply that differs from the request only in its type (the usual
-        one) is made from the request's bytes by an incremental checksum
-        update, without summing the data again.
+        A large reply that differs from its request only in its type (the
+        usual one) is made from the request's bytes by an incremental
+        checksum update, without summing the data again; below about a
+        hundred bytes the full emit costs less than the comparisons.
         """
         message = reply.message
+        if type(message) is not IcmpMessage:
+            self.send_reply(packet.src, reply, "icmp-echo", now)
+            return
         payload = None
         if (
-            type(message) is IcmpMessage
+            len(message.payload) >= _INCREMENTAL_ECHO
             and message.type == icmp.ECHO_REPLY
             and message.code == request.code
             and message.rest == request.rest
@@ -295,8 +303,7 @@ class Host:
         ):
             payload = icmp.answer_echo(packet.payload)
         if payload is None:
-            self.send_reply(packet.src, reply, "icmp-echo", now)
-            return
+            payload = icmp.emit(message)
         self._send_stamped(
             packet.src, ipv4.PROTO_ICMP, payload, reply, "icmp-echo", now
         )

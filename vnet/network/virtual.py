@@ -85,7 +85,13 @@ class VirtualNetwork:
             self.counters["ignored ethertype"] += 1
 
     def _handle_ipv4(self, frame: EthernetFrame, packet: Ipv4Packet, now: float):
-        self._learn(packet.src, frame.src)
+        # _learn, inline: this runs for every packet.
+        address = packet.src
+        self._peer_mac = mac = frame.src
+        neighbours = self._neighbours
+        if address not in neighbours and len(neighbours) >= MAX_NEIGHBOURS:
+            neighbours.clear()  # as in _learn
+        neighbours[address] = mac
         if self.fabric is not None:
             if not self.fabric.receive(packet, now):
                 self.counters["not ours"] += 1

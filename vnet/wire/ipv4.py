@@ -86,6 +86,25 @@ def parse(data: bytes) -> Ipv4Packet:
         src,
         dst,
     ) = _HEADER.unpack_from(data)
+    if version_ihl == 0x45 and 20 <= total_length <= len(data):
+        # The usual packet, with no options: the checks below, in short.
+        if int.from_bytes(data[:20], "big") % _ONES:
+            raise MalformedFrame("ipv4", "bad header checksum")
+        return _new_value(
+            Ipv4Packet,
+            (
+                src,
+                dst,
+                protocol,
+                data[20:total_length],
+                ttl,
+                ident,
+                flags_fragment >> 13,
+                flags_fragment & 0x1FFF,
+                tos,
+                b"",
+            ),
+        )
     header_length = (version_ihl & 0xF) * 4
     # One chained test passes a good packet; _length_error names the fault.
     if version_ihl >> 4 != 4 or not 20 <= header_length <= total_length <= len(data):
