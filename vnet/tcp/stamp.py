@@ -58,12 +58,25 @@ class TcpPersonality(Protocol):
         ...
 
     def syn_ack(self, syn: TcpSegment, now: float) -> tuple[int, Options]:
-        """The SYN-ACK's window (unscaled, as on the wire) and exact options.
-
-        The options must encode to a multiple of 4 bytes. A TIMESTAMP option
-        is sent with the values given here, so the personality decides them.
-        """
-        ...
+        offered = {option.kind for option in syn.options}
+        echo = syn.option(TIMESTAMP)
+        timestamps = isinstance(echo, tuple)
+        key = (
+            self.mss,
+            self.window_scale,
+            timestamps,
+            SACK_PERMITTED in offered,
+            WSCALE in offered,
+        )
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = _layout(*key)
+        window, before, after = layout
+        if not timestamps:
+            return window, before
+        tsecr = cast(int, cast(tuple, echo)[0])
+        stamp = TcpOption(TIMESTAMP, (self.timestamp(now), tsecr))
+        return window, (*before, stamp, *after)
 
     def timestamp(self, now: float) -> int:
         """The TSval clock at `now`, 0 <= TSval < 2**32."""
@@ -81,7 +94,14 @@ class PlainPersonality:
     seeded, so a test or a replay sees the same numbers each run.
     """
 
-    __slots__ = ("mss", "window_scale", "buffer", "_random", "_clock_offset")
+    __slots__ = (
+        "mss",
+        "window_scale",
+        "buffer",
+        "_random",
+        "_clock_offset",
+        "_layouts",
+    )
 
     def __init__(
         self,
@@ -95,6 +115,9 @@ class PlainPersonality:
         self.buffer = buffer
         self._random = random.Random(seed)
         self._clock_offset = self._random.getrandbits(32)
+        # SYN-ACK window and options around the timestamp, by what the SYN
+        # offered: they repeat for every connection.
+        self._layouts: dict[tuple, tuple[int, Options, Options]] = {}
 
     def initial_sequence(self, now: float, local: Endpoint, remote: Endpoint) -> int:
         return self._random.getrandbits(32)
@@ -127,3 +150,29 @@ class PlainPersonality:
 
     def receive_buffer(self, syn: TcpSegment) -> int:
         return self.buffer
+
+
+def _layout(
+    mss: int, window_scale: int, timestamps: bool, sack: bool, scale: bool
+) -> tuple[int, Options, Options]:
+    """Linux's SYN-ACK: window, then the options before and after TSval.
+
+    Without timestamps, all the options are in the first tuple.
+    """
+    # Linux fills 65535 with whole segments of what it will receive.
+    segment_room = mss - (12 if timestamps else 0)
+    window = 65535 // segment_room * segment_room
+
+    before = [TcpOption(MSS, mss)]
+    after: list[TcpOption] = []
+    if timestamps:
+        if sack:
+            before.append(TcpOption(SACK_PERMITTED))
+        else:
+            before += (TcpOption(NOP), TcpOption(NOP))
+    elif sack:
+        before += (TcpOption(NOP), TcpOption(NOP), TcpOption(SACK_PERMITTED))
+    tail = after if timestamps else before
+    if scale:
+        tail += (TcpOption(NOP), TcpOption(WSCALE, window_scale))
+    return window, tuple(before), tuple(after)
