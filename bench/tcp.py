@@ -2,7 +2,9 @@
 
 - Transactions per second: wrk with `Connection: close` (a new connection
   per request) against `hello-http`, once through vnet and once in socket
-  mode on the kernel's TCP, both inside one namespace.
+  mode on the kernel's TCP, both inside one namespace; and the CPU time
+  each server used per transaction meanwhile (/proc), which does not
+  depend on how much of its core a shared machine left it.
 - Bulk throughput: one 50 MB response through vnet, timed by curl.
 - Idle connections: RSS of vnet before and after 10,000 connections are
   opened and left idle.
@@ -20,6 +22,7 @@ from bench.common import (
     LOAD_CPU,
     RESPONDER_CPU,
     Namespace,
+    cpu_seconds,
     pinned,
     progress,
     start_vnet,
@@ -56,7 +59,8 @@ def wrk(namespace: Namespace, url: str) -> float:
     return float(re.search(r"Requests/sec:\s+([0-9.]+)", result.stdout).group(1))
 
 
-def socket_mode_rate(namespace: Namespace) -> float:
+def socket_mode_rate(namespace: Namespace) -> tuple[float, float]:
+    """Transactions per second, and CPU microseconds each, in socket mode."""
     server = namespace.popen(
         *pinned(RESPONDER_CPU, sys.executable, "-m", "vnet", "serve", "hello-http",
                 "--listen", "127.0.0.1:8080"),
@@ -65,12 +69,19 @@ def socket_mode_rate(namespace: Namespace) -> float:
     try:
         assert server.stdout is not None
         server.stdout.readline()
-        return wrk(namespace, "http://127.0.0.1:8080/")
+        before = cpu_seconds(server.pid)
+        rate = wrk(namespace, "http://127.0.0.1:8080/")
+        return rate, cpu_per_transaction(cpu_seconds(server.pid) - before, rate)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(10)
         if server.stdout is not None:
             server.stdout.close()
+
+
+def cpu_per_transaction(seconds: float, rate: float) -> float:
+    """CPU microseconds per transaction over one wrk run at `rate`."""
+    return seconds * 1e6 / max(rate * WRK_SECONDS, 1)
 
 
 def bulk_megabytes_per_second(namespace: Namespace) -> float:
@@ -112,10 +123,13 @@ def run() -> dict:
     namespace = Namespace.create("vnet-bench")
     try:
         progress("HTTP transactions/s in socket mode (kernel TCP)")
-        kernel = socket_mode_rate(namespace)
+        kernel, kernel_cpu = socket_mode_rate(namespace)
         progress("HTTP transactions/s through vnet's TCP")
         process = start_vnet(namespace, TOPOLOGY, workdir())
+        before = cpu_seconds(process.process.pid)
         virtual = wrk(namespace, f"http://{TARGET}/")
+        used = cpu_seconds(process.process.pid) - before
+        virtual_cpu = cpu_per_transaction(used, virtual)
         stopped_summary(process)
         progress(f"RSS of {IDLE_CONNECTIONS} idle connections")
         process = start_vnet(namespace, TOPOLOGY, workdir())
@@ -129,6 +143,8 @@ def run() -> dict:
         "tcp_transactions_per_s_socket_mode": round(kernel),
         "tcp_transactions_per_s_virtual": round(virtual),
         "tcp_transactions_virtual_to_socket_ratio": round(virtual / kernel, 3),
+        "tcp_cpu_us_per_transaction_socket_mode": round(kernel_cpu),
+        "tcp_cpu_us_per_transaction_virtual": round(virtual_cpu),
         "tcp_bulk_megabytes_per_s_virtual": round(bulk, 2),
         "tcp_idle_connection_bytes": round(idle),
     }
