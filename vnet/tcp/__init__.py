@@ -38,8 +38,11 @@ For a transport (asyncio.Transport over a Connection):
 
 - write: `send(data, now) -> int` takes what fits in the send buffer;
   `send_space` and `send_buffered` drive pause_writing/resume_writing.
-  `send` transmits at once (no Nagle). It raises `TcpStateError` after our
-  own `shutdown` or `abort`, and returns 0 once the peer has reset.
+  `send` transmits at once (no Nagle), unless `more=True` says that more
+  follows (MSG_MORE): the bytes then wait for the next `send`, `shutdown`
+  or `push(now)`, so that a reply and its FIN share a segment. It raises
+  `TcpStateError` after our own `shutdown` or `abort`, and returns 0 once
+  the peer has reset.
 - read: `read(now) -> bytes` drains what arrived in order; not reading is
   flow control, since the window closes as the buffer fills.
   `eof_received` turns true after the peer's FIN, behind all its data.
