@@ -58,25 +58,12 @@ class TcpPersonality(Protocol):
         ...
 
     def syn_ack(self, syn: TcpSegment, now: float) -> tuple[int, Options]:
-        offered = {option.kind for option in syn.options}
-        echo = syn.option(TIMESTAMP)
-        timestamps = isinstance(echo, tuple)
-        key = (
-            self.mss,
-            self.window_scale,
-            timestamps,
-            SACK_PERMITTED in offered,
-            WSCALE in offered,
-        )
-        layout = self._layouts.get(key)
-        if layout is None:
-            layout = self._layouts[key] = _layout(*key)
-        window, before, after = layout
-        if not timestamps:
-            return window, before
-        tsecr = cast(int, cast(tuple, echo)[0])
-        stamp = TcpOption(TIMESTAMP, (self.timestamp(now), tsecr))
-        return window, (*before, stamp, *after)
+        """The SYN-ACK's window (unscaled, as on the wire) and exact options.
+
+        The options must encode to a multiple of 4 bytes. A TIMESTAMP option
+        is sent with the values given here, so the personality decides them.
+        """
+        ...
 
     def timestamp(self, now: float) -> int:
         """The TSval clock at `now`, 0 <= TSval < 2**32."""
@@ -126,24 +113,22 @@ class PlainPersonality:
         offered = {option.kind for option in syn.options}
         echo = syn.option(TIMESTAMP)
         timestamps = isinstance(echo, tuple)
-
-        # Linux fills 65535 with whole segments of what it will receive.
-        segment_room = self.mss - (12 if timestamps else 0)
-        window = 65535 // segment_room * segment_room
-
-        options = [TcpOption(MSS, self.mss)]
-        if timestamps:
-            if SACK_PERMITTED in offered:
-                options.append(TcpOption(SACK_PERMITTED))
-            else:
-                options += (TcpOption(NOP), TcpOption(NOP))
-            tsecr = cast(int, cast(tuple, echo)[0])
-            options.append(TcpOption(TIMESTAMP, (self.timestamp(now), tsecr)))
-        elif SACK_PERMITTED in offered:
-            options += (TcpOption(NOP), TcpOption(NOP), TcpOption(SACK_PERMITTED))
-        if WSCALE in offered:
-            options += (TcpOption(NOP), TcpOption(WSCALE, self.window_scale))
-        return window, tuple(options)
+        key = (
+            self.mss,
+            self.window_scale,
+            timestamps,
+            SACK_PERMITTED in offered,
+            WSCALE in offered,
+        )
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = self._layouts[key] = _layout(*key)
+        window, before, after = layout
+        if not timestamps:
+            return window, before
+        tsecr = cast(int, cast(tuple, echo)[0])
+        stamp = TcpOption(TIMESTAMP, (self.timestamp(now), tsecr))
+        return window, (*before, stamp, *after)
 
     def timestamp(self, now: float) -> int:
         return (int(now * 1000) + self._clock_offset) & SEQUENCE_MASK
