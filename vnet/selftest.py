@@ -6,9 +6,11 @@ with one open and one closed TCP port, and closed UDP), runs a single
 was configured. nmap's XML output gives each guess with the line of its
 fingerprint in nmap-os-db, so repeated names are told apart exactly.
 
-An exact match is a 100% guess at the configured fingerprint's line. A
-near miss names the configured fingerprint among nmap's guesses below 100%,
-with its score; anything else is no match.
+An exact match is a 100% guess at the configured fingerprint: at its line,
+or under its name, since nmap lists only the best entry of each name and so
+cannot tell repeated names apart. A near miss names the configured
+fingerprint among nmap's guesses below 100%, with its score; anything else
+is no match.
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ def judge(
 ) -> Verdict:
     score = None
     for name, accuracy, line in guesses:
-        same = line == fingerprint.line or (not line and name == fingerprint.name)
+        same = line == fingerprint.line or name == fingerprint.name
         if same and (score is None or accuracy > score):
             score = accuracy
     top = f"{guesses[0][0]} ({guesses[0][1]}%)" if guesses else None
