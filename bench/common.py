@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from vnet.netns import Namespace, VnetProcess
@@ -40,6 +43,27 @@ def start_vnet(
     )
     process.wait_ready()
     return process
+
+
+@contextlib.contextmanager
+def socket_mode(
+    namespace: Namespace, service: str, listen: str, *arguments: str
+) -> Iterator[subprocess.Popen]:
+    """`vnet serve SERVICE` on the responder core, ready, stopped on exit."""
+    server = namespace.popen(
+        *pinned(RESPONDER_CPU, sys.executable, "-m", "vnet", "serve", service,
+                "--listen", listen, *arguments),
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()
+        yield server
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(10)
+        if server.stdout is not None:
+            server.stdout.close()
 
 
 def stopped_summary(process: VnetProcess) -> dict:

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
 
 from bench.common import (
     LOAD_CPU,
-    RESPONDER_CPU,
     Namespace,
     pinned,
     progress,
+    socket_mode,
     start_vnet,
     stopped_summary,
     workdir,
@@ -58,21 +57,10 @@ def wrk(namespace: Namespace, url: str) -> float:
     return float(re.search(r"Requests/sec:\s+([0-9.]+)", result.stdout).group(1))
 
 
-def socket_mode(namespace: Namespace) -> float:
-    server = namespace.popen(
-        *pinned(RESPONDER_CPU, sys.executable, "-m", "vnet", "serve", "web-maze",
-                "--listen", "127.0.0.1:8080", "--state-dir", str(workdir())),
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        server.stdout.readline()
+def socket_mode_rate(namespace: Namespace) -> float:
+    state = ("--state-dir", str(workdir()))
+    with socket_mode(namespace, "web-maze", "127.0.0.1:8080", *state):
         return wrk(namespace, "http://127.0.0.1:8080/products/index.html")
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
 
 
 HOLDER = """
@@ -112,7 +100,7 @@ def run() -> dict:
     namespace = Namespace.create("vnet-bench")
     try:
         progress("maze pages/s in socket mode (kernel TCP)")
-        kernel = socket_mode(namespace)
+        kernel = socket_mode_rate(namespace)
         progress("maze pages/s through vnet's TCP")
         process = start_vnet(namespace, topology({}), workdir())
         virtual = wrk(namespace, f"http://{TARGET}/products/index.html")

@@ -8,16 +8,14 @@ before its 250, so the figure is what a spam run can push into the relay.
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 
 from bench.common import (
     LOAD_CPU,
-    RESPONDER_CPU,
     Namespace,
     pinned,
     progress,
+    socket_mode,
     start_vnet,
     stopped_summary,
     workdir,
@@ -64,29 +62,17 @@ def send(namespace: Namespace, host: str, port: int) -> float:
     return float(result.stdout.strip())
 
 
-def socket_mode(namespace: Namespace) -> float:
-    server = namespace.popen(
-        *pinned(RESPONDER_CPU, sys.executable, "-m", "vnet", "serve", "smtp-relay",
-                "--listen", "127.0.0.1:2525", "--options", OPTIONS,
-                "--state-dir", str(workdir())),
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        server.stdout.readline()
+def socket_mode_rate(namespace: Namespace) -> float:
+    arguments = ("--options", OPTIONS, "--state-dir", str(workdir()))
+    with socket_mode(namespace, "smtp-relay", "127.0.0.1:2525", *arguments):
         return send(namespace, "127.0.0.1", 2525)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
 
 
 def run() -> dict:
     namespace = Namespace.create("vnet-bench")
     try:
         progress("durable messages/s into smtp-relay in socket mode")
-        kernel = socket_mode(namespace)
+        kernel = socket_mode_rate(namespace)
         progress("durable messages/s into smtp-relay through vnet's TCP")
         process = start_vnet(namespace, TOPOLOGY, workdir())
         virtual = send(namespace, TARGET, 25)

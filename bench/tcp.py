@@ -13,18 +13,17 @@
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 import sys
 import time
 
 from bench.common import (
     LOAD_CPU,
-    RESPONDER_CPU,
     Namespace,
     cpu_seconds,
     pinned,
     progress,
+    socket_mode,
     start_vnet,
     stopped_summary,
     workdir,
@@ -61,22 +60,10 @@ def wrk(namespace: Namespace, url: str) -> float:
 
 def socket_mode_rate(namespace: Namespace) -> tuple[float, float]:
     """Transactions per second, and CPU microseconds each, in socket mode."""
-    server = namespace.popen(
-        *pinned(RESPONDER_CPU, sys.executable, "-m", "vnet", "serve", "hello-http",
-                "--listen", "127.0.0.1:8080"),
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert server.stdout is not None
-        server.stdout.readline()
+    with socket_mode(namespace, "hello-http", "127.0.0.1:8080") as server:
         before = cpu_seconds(server.pid)
         rate = wrk(namespace, "http://127.0.0.1:8080/")
         return rate, cpu_per_transaction(cpu_seconds(server.pid) - before, rate)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
 
 
 def cpu_per_transaction(seconds: float, rate: float) -> float:
