@@ -34,8 +34,8 @@ from services.mail.delivery import (
     deliver,
     parse_route,
 )
-from services.mail.message import Arrival, forwarded_form, stored_form, summarize
-from services.mail.service import COMMON_OPTIONS, SendmailService
+from services.mail.message import Arrival, forwarded_form, stored_form
+from services.mail.service import COMMON_OPTIONS, SendmailService, record_stored
 from vnet.service.api import BoundEvents, Environment
 
 log = logging.getLogger(__name__)
@@ -104,18 +104,7 @@ class SmtpRelay(SendmailService):
 
     def receive(self, arrival: Arrival, events: BoundEvents) -> None:
         stored = self.store.deliver(stored_form(arrival), arrival.now)
-        summary = summarize(arrival.content)
-        events.emit(
-            "smtp.message.stored",
-            queue_id=arrival.queue_id,
-            message_id=summary.message_id,
-            size=len(arrival.content),
-            sender=arrival.sender,
-            recipients=arrival.recipients,
-            subject=summary.subject,
-            helo=arrival.helo,
-            path=stored.path,
-        )
+        record_stored(events, arrival, stored.path)
         self._consider(arrival, events)
 
     def close(self) -> None:

@@ -21,8 +21,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from services.mail.message import Arrival, stored_form, summarize
-from services.mail.service import COMMON_OPTIONS, SendmailService
+from services.mail.message import Arrival, stored_form
+from services.mail.service import COMMON_OPTIONS, SendmailService, record_stored
 from vnet.service.api import BoundEvents, Environment, ServiceError
 
 
@@ -59,18 +59,7 @@ class SmtpSink(SendmailService):
     def receive(self, arrival: Arrival, events: BoundEvents) -> None:
         data = stored_form(arrival, original_recipients=True)
         stored = self.store.deliver(data, arrival.now)
-        summary = summarize(arrival.content)
-        events.emit(
-            "smtp.message.stored",
-            queue_id=arrival.queue_id,
-            message_id=summary.message_id,
-            size=len(arrival.content),
-            sender=arrival.sender,
-            recipients=arrival.recipients,
-            subject=summary.subject,
-            helo=arrival.helo,
-            path=stored.path,
-        )
+        record_stored(events, arrival, stored.path)
 
 
 SERVICE = SmtpSink

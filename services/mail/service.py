@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from services.mail import handoff as handoffs
 from services.mail.dialect import SendmailDialect, queue_id, version_for
 from services.mail.handoff import Handoff
-from services.mail.message import Arrival
+from services.mail.message import Arrival, summarize
 from services.mail.session import MailService, SendmailSession, SessionSetup
 from services.mail.store import MaildirStore
 from vnet.service.api import (
@@ -226,3 +226,19 @@ def _host_names(topology: Any) -> dict[str, str]:
 
 def _dotted(address: int) -> str:
     return ".".join(str((address >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+
+def record_stored(events: BoundEvents, arrival: Arrival, path: str) -> None:
+    """`smtp.message.stored`: what was kept, and where, for the report."""
+    summary = summarize(arrival.content)
+    events.emit(
+        "smtp.message.stored",
+        queue_id=arrival.queue_id,
+        message_id=summary.message_id,
+        size=len(arrival.content),
+        sender=arrival.sender,
+        recipients=arrival.recipients,
+        subject=summary.subject,
+        helo=arrival.helo,
+        path=path,
+    )

@@ -428,21 +428,12 @@ class Fabric:
             self._sending_at = None
 
     def _hand_over_late(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
-        place, packet = item
-        if place.router is not None:
-            host = place.router.hosts.get(packet.dst)
-        else:
-            host = self._known(packet.dst) or self._deliver(packet.dst, now)
-        if host is None:
-            self.dropped["no host"] += 1
-            return
-        self._sending_at = due
+        # From the delay line, not from the engine's frame loop: the peer's
+        # malformed payload must be counted here, as the engine would.
         try:
-            host.receive(packet, now)
+            self._hand_over(item, due, now)
         except MalformedFrame as error:
             self.malformed[str(error)] += 1
-        finally:
-            self._sending_at = None
 
     # --- packets out --------------------------------------------------------
 
