@@ -41,7 +41,9 @@ from vnet.service.api import DatagramContext, Environment, Service
 
 log = logging.getLogger(__name__)
 
-DOMAIN = r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$"  # noqa: E501
+# A DNS name of letters, digits and inner hyphens (RFC 1123 2.1), at most 253.
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DOMAIN = rf"^(?=.{{1,253}}$)({_LABEL}\.)*{_LABEL}$"
 DEFAULT_EXPIRY = 30 * 86400.0
 FALLBACK_ZONE = "bl.example.test"
 
