@@ -4,8 +4,11 @@
   `web-maze` through vnet's TCP, and from the same service in socket mode
   on the kernel's TCP, in one namespace; the figure is their ratio.
 - Slow drip: with the tarpit on for every visitor (first byte after 60 s),
-  2,000 connections each ask for a page and are held; the growth of vnet's
-  RSS divided by the connections held is the cost of one.
+  connections each ask for a page and are held: first `WARM` of them,
+  which fill what vnet keeps once (the maze's page cache, the event
+  store's cache and writer thread), then `HELD` more, so that
+  `WARM + HELD` are held at once. The growth of vnet's RSS over the second
+  group, divided by `HELD`, is the cost of one held connection.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from bench.memory import rss_kib
 
 TARGET = "192.0.2.10"
 SECONDS = 5
+WARM = 1000
 HELD = 2000
 DRIP = {"slow": {"who": "all", "first_byte_ms": 60000, "per_source": 5000,
                  "total": 10000, "max_seconds": 120}}  # fmt: skip
@@ -63,37 +67,52 @@ def socket_mode_rate(namespace: Namespace) -> float:
         return wrk(namespace, "http://127.0.0.1:8080/products/index.html")
 
 
+# Opens each group of connections when told to by a line on stdin, and
+# prints how many it holds.
 HOLDER = """
 import resource, socket, sys
-count = int(sys.argv[1])
-resource.setrlimit(resource.RLIMIT_NOFILE, (count + 100, count + 100))
+groups = [int(count) for count in sys.argv[1:]]
+limit = sum(groups) + 100
+resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 request = b"GET /page%d.html HTTP/1.1\\r\\nHost: www.example.test\\r\\n\\r\\n"
 held = []
-for number in range(count):
-    client = socket.create_connection(("192.0.2.10", 80))
-    client.sendall(request % number)
-    held.append(client)
-print(len(held), flush=True)
+for count in groups:
+    sys.stdin.readline()
+    for _ in range(count):
+        client = socket.create_connection(("192.0.2.10", 80))
+        client.sendall(request % len(held))
+        held.append(client)
+    print(len(held), flush=True)
 sys.stdin.read()
 """
 
 
 def drip_bytes_per_connection(namespace: Namespace) -> float:
     process = start_vnet(namespace, topology(DRIP), workdir())
-    before = rss_kib(process.process.pid)
     holder = namespace.popen(
-        sys.executable, "-c", HOLDER, str(HELD),
+        sys.executable, "-c", HOLDER, str(WARM), str(HELD),
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert holder.stdout is not None and holder.stdin is not None
-    held = int(holder.stdout.readline())
-    time.sleep(3)  # every request read and parked in the tarpit
-    after = rss_kib(process.process.pid)
-    holder.stdin.close()
-    holder.wait(60)
-    holder.stdout.close()
+    try:
+        warm = hold_more(holder, process.process.pid)
+        after = hold_more(holder, process.process.pid)
+    finally:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.close()
+        holder.wait(60)
+        holder.stdout.close()
     stopped_summary(process)
-    return (after - before) * 1024 / held
+    return (after - warm) * 1024 / HELD
+
+
+def hold_more(holder: subprocess.Popen, pid: int) -> int:
+    """Let the holder open its next group; vnet's RSS in KiB once they wait."""
+    assert holder.stdin is not None and holder.stdout is not None
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    holder.stdout.readline()
+    time.sleep(3)  # every request read and parked in the tarpit
+    return rss_kib(pid)
 
 
 def run() -> dict:
@@ -105,7 +124,7 @@ def run() -> dict:
         process = start_vnet(namespace, topology({}), workdir())
         virtual = wrk(namespace, f"http://{TARGET}/products/index.html")
         stopped_summary(process)
-        progress(f"RSS of {HELD} connections held in slow drip")
+        progress(f"RSS of {HELD} connections held in slow drip, after {WARM}")
         drip = drip_bytes_per_connection(namespace)
     finally:
         namespace.delete()

@@ -58,6 +58,14 @@ LINGER = 2.0
 class MazeConnection(asyncio.Protocol):
     """Serves one accepted connection; see the module docstring."""
 
+    # Thousands may wait in the tarpit at once: no per-instance dict.
+    __slots__ = (
+        "maze", "tarpit", "limits", "context", "vhost", "loop", "transport",
+        "http", "timer", "stage", "stage_started", "stage_bytes", "served",
+        "request", "started", "body_bytes", "plan", "drip", "reply", "sent",
+        "write_paused", "waiting_to_resume", "advancing",
+    )  # fmt: skip
+
     def __init__(self, maze: Maze, tarpit: Tarpit, limits: Limits, context: Any):
         self.maze = maze
         self.tarpit = tarpit

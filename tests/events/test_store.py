@@ -179,26 +179,47 @@ def test_one_commit_per_batch_in_a_busy_second(tmp_path):
     store.close()
 
 
-def test_without_a_loop_the_next_write_or_close_commits(tmp_path):
+def test_the_writer_thread_commits_without_a_loop(tmp_path):
     path = tmp_path / "s.db"
-    store = EventStore.open(path, interval=0.05)
+    store = EventStore.open(path, interval=0.2)
     store.emit("a")
-    assert count(path) == 0
-    time.sleep(0.06)
     store.emit("b")
+    assert count(path) == 0
+    time.sleep(0.4)
     assert count(path) == 2
     store.emit("c")
     store.close()
     assert count(path) == 3
+    assert store.commits == 2
 
 
-def test_a_full_batch_commits_at_once(tmp_path):
+def wait_for_rows(path: Path, wanted: int, seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while (found := count(path)) < wanted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return found
+
+
+def test_a_full_batch_commits_without_waiting_for_its_interval(tmp_path):
     path = tmp_path / "s.db"
     store = EventStore.open(path, interval=60)
     for _ in range(BATCH_LIMIT):
         store.emit("web.request")
-    assert count(path) == BATCH_LIMIT
+    assert wait_for_rows(path, BATCH_LIMIT, seconds=10) == BATCH_LIMIT
     store.close()
+
+
+def test_records_keep_their_order_across_the_writer_and_a_message(tmp_path):
+    path = tmp_path / "s.db"
+    store = EventStore.open(path, interval=0.001)
+    for sequence in range(2_000):
+        event = "smtp.message.stored" if sequence % 97 == 0 else "web.request"
+        store.emit(event, sequence=sequence, recipients=[])
+    store.close()
+    db = open_reader(path)
+    stored = [row[0] for row in db.execute(
+        "SELECT fields ->> '$.sequence' FROM events ORDER BY id")]  # fmt: skip
+    assert stored == list(range(2_000))
 
 
 # --- SIGKILL ----------------------------------------------------------------------

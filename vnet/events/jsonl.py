@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import time
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any, Protocol, TextIO
 
 
@@ -25,10 +27,26 @@ class NullSink:
         self.counts[event_id] += 1
 
 
+# Compact, and anything JSON has no form for (an address, a path) as text.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
+def encode(record: Mapping[str, Any]) -> str:
+    """A record as its JSON line, without the newline."""
+    return _ENCODER.encode(record)
+
+
 def timestamp(now: float) -> str:
     """ISO 8601 in UTC with microseconds, e.g. 2026-12-03T11:04:33.123456Z."""
-    moment = datetime.datetime.fromtimestamp(now, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    whole, micros = divmod(round(now * 1_000_000), 1_000_000)
+    return f"{_second(whole)}.{micros:06d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _second(whole: int) -> str:
+    """The text of one second; events come many to a second, so it is kept."""
+    moment = datetime.datetime.fromtimestamp(whole, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class EventLog:
@@ -51,9 +69,13 @@ class EventLog:
         record = {"event": event_id, "time": timestamp(self._clock()), **fields}
         self.write(record)
 
-    def write(self, record: dict[str, Any]) -> None:
-        """Write a record that is already stamped (see vnet.events.tee)."""
-        line = json.dumps(record, separators=(",", ":"), default=str)
+    def write(self, record: dict[str, Any], line: str | None = None) -> None:
+        """Write a record that is already stamped (see vnet.events.tee).
+
+        `line` is the record already encoded, when the caller has it.
+        """
+        if line is None:
+            line = encode(record)
         self._stream.write(line + "\n")
         self._stream.flush()
         self.counts[record["event"]] += 1

@@ -85,7 +85,7 @@ class MetricsSink:
     def emit(self, event_id: str, **fields: Any) -> None:
         self._count(event_id, fields)
 
-    def write(self, record: Mapping[str, Any]) -> None:
+    def write(self, record: Mapping[str, Any], line: str | None = None) -> None:
         self._count(record["event"], record)
 
     def _count(self, event_id: str, fields: Mapping[str, Any]) -> None:

@@ -12,20 +12,18 @@ never block the writer.
 
 Durability, and what a SIGKILL costs:
 
-- events are batched, and a batch is committed at most `interval` seconds
-  (1 s) after its first event, by a timer on the running asyncio loop. A
-  killed process loses at most the events of that last second.
-- `smtp.message.stored` is committed at once, together with everything
-  before it, and its commit is synced to disk (synchronous=FULL for that
-  one transaction). A message the relay or the sink answered 250 for never
-  loses its record, not even on a power failure.
+- events are queued, and the store's writer thread commits the queue at
+  most `interval` seconds (1 s) after its first event, in one transaction,
+  or at once when `BATCH_LIMIT` records wait. A killed process loses at
+  most the events of that last second. The loop that answers packets never
+  waits for a commit or for the fsync of a WAL checkpoint.
+- `smtp.message.stored` is committed at once, by the caller, together with
+  everything queued before it, and its commit is synced to disk
+  (synchronous=FULL for that one transaction). A message the relay or the
+  sink answered 250 for never loses its record, not even on a power failure.
 - other commits use synchronous=NORMAL: they survive the process being
   killed (the data is in the kernel's page cache), and a power failure can
   lose only the last commits, never the database's consistency.
-
-Outside an asyncio loop (an import, a test) no timer can run; a batch is
-then committed by the first write after `interval`, when it grows past
-`BATCH_LIMIT`, or by `flush()` and `close()`.
 
 `import_jsonl(path, store)` rebuilds a store from a JSON-lines record:
 importing the lines that a run wrote gives the store that run wrote.
@@ -36,17 +34,17 @@ rebuild it from the JSON lines with `vnet events import`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import sqlite3
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from vnet.events.jsonl import timestamp
+from vnet.events.jsonl import encode, timestamp
 from vnet.events.times import iso_to_micros
 
 log = logging.getLogger(__name__)
@@ -61,6 +59,9 @@ IMMEDIATE = frozenset({"smtp.message.stored"})
 # everything else stays in `fields`, as JSON.
 BOUND = ("connection", "peer", "peer_port", "host", "port", "service")
 MAZE = "web-maze"
+
+# A queued record, with its JSON line when its writer had encoded it.
+Queued = tuple[Mapping[str, Any], str | None]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -134,7 +135,9 @@ def _connect(path: str | Path, readonly: bool) -> sqlite3.Connection:
             raise StoreError(f"{path}: no event store there")
         db = sqlite3.connect(uri, uri=True, isolation_level=None)
     else:
-        db = sqlite3.connect(str(path), isolation_level=None)
+        # The writer thread and a commit made at once share the connection,
+        # one at a time (EventStore._committing).
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     # Readers wait for a checkpoint rather than fail on a busy database.
     db.execute("PRAGMA busy_timeout = 5000")
     return db
@@ -161,6 +164,11 @@ class EventStore:
     `emit(event_id, **fields)` stamps the time as `EventLog` does; `write`
     takes a record that is already stamped (from `Tee`, or from a JSON
     line), so that the store and the JSON lines agree to the microsecond.
+
+    Writing only queues the record. A writer thread commits the queue, so
+    that neither the commits nor the checkpoints' fsync ever stall the loop
+    that answers packets; SQLite runs without the interpreter lock while it
+    works, and each batch is one statement.
     """
 
     def __init__(
@@ -174,9 +182,14 @@ class EventStore:
         self._clock = clock
         self.interval = interval
         self.immediate = immediate
-        self._pending: list[Mapping[str, Any]] = []
-        self._first_pending = 0.0
-        self._timer: asyncio.TimerHandle | None = None
+        self._queue: list[Queued] = []
+        self._first_queued = 0.0
+        # The queue, between the emitters and the writer thread.
+        self._queued = threading.Condition()
+        # The database, between the writer thread and a commit made at once.
+        self._committing = threading.Lock()
+        self._writer: threading.Thread | None = None
+        self._closing = False
         self.counts: Counter[str] = Counter()
         self.commits = 0
 
@@ -198,18 +211,29 @@ class EventStore:
         record = {"event": event_id, "time": timestamp(self._clock()), **fields}
         self.write(record)
 
-    def write(self, record: Mapping[str, Any]) -> None:
-        """Queue one record; commit now if it must not wait."""
-        if not self._pending:
-            self._first_pending = time.monotonic()
-        self._pending.append(record)
-        self.counts[record["event"]] += 1
-        if record["event"] in self.immediate:
+    def write(self, record: Mapping[str, Any], line: str | None = None) -> None:
+        """Queue one record; commit now if it must not wait.
+
+        `line` is the record's JSON line, when the caller has encoded it.
+        """
+        event = record["event"]
+        self.counts[event] += 1
+        if event in self.immediate:
+            self._enqueue(record, line)
             self.flush(durable=True)
-        elif self._due():
-            self.flush()
-        elif self._timer is None:
-            self._arm_timer()
+            return
+        if self._writer is None:
+            self._start_writer()
+        self._enqueue(record, line)
+
+    def _enqueue(self, record: Mapping[str, Any], line: str | None) -> None:
+        with self._queued:
+            if not self._queue:
+                self._first_queued = time.monotonic()
+                self._queued.notify()
+            self._queue.append((record, line))
+            if len(self._queue) == BATCH_LIMIT:
+                self._queued.notify()
 
     def write_many(self, records: Iterable[Mapping[str, Any]]) -> int:
         """Add records in large transactions, then sync; returns how many.
@@ -219,48 +243,70 @@ class EventStore:
         """
         self.flush()
         count = 0
-        batch: list[Mapping[str, Any]] = []
+        batch: list[Queued] = []
         for record in records:
-            batch.append(record)
+            batch.append((record, None))
             if len(batch) >= BATCH_LIMIT:
                 count += self._commit_batch(batch)
                 batch = []
         count += self._commit_batch(batch)
-        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self._committing:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return count
 
-    def _commit_batch(self, batch: list[Mapping[str, Any]]) -> int:
-        if batch:
-            self._pending = batch
-            self.counts.update(record["event"] for record in batch)
-            self.flush(durable=True)
+    def _commit_batch(self, batch: list[Queued]) -> int:
+        self.counts.update(record["event"] for record, _ in batch)
+        with self._committing:
+            self._commit(batch, durable=True)
         return len(batch)
 
-    def _due(self) -> bool:
-        waited = time.monotonic() - self._first_pending
-        return len(self._pending) >= BATCH_LIMIT or waited >= self.interval
+    # --- the writer thread -------------------------------------------------
 
-    def _arm_timer(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._timer = loop.call_later(self.interval, self._on_timer)
+    def _start_writer(self) -> None:
+        self._writer = threading.Thread(
+            target=self._write_behind, name="event-store", daemon=True
+        )
+        self._writer.start()
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self.flush()
+    def _write_behind(self) -> None:
+        """Commit each batch once it is due, until the store closes."""
+        while self._wait_until_due():
+            with self._committing:
+                batch = self._take()
+                try:
+                    self._commit(batch, durable=False)
+                except sqlite3.Error:
+                    log.exception("event store: %d events not stored", len(batch))
+
+    def _wait_until_due(self) -> bool:
+        """Wait for a batch `interval` old or full; False once closing."""
+        with self._queued:
+            while not self._closing:
+                if not self._queue:
+                    self._queued.wait()
+                    continue
+                due = self._first_queued + self.interval - time.monotonic()
+                if due <= 0 or len(self._queue) >= BATCH_LIMIT:
+                    return True
+                self._queued.wait(due)
+        return False
+
+    def _take(self) -> list[Queued]:
+        with self._queued:
+            batch, self._queue = self._queue, []
+        return batch
 
     # --- committing -------------------------------------------------------
 
     def flush(self, durable: bool = False) -> None:
-        """Commit every queued record in one transaction."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._pending:
+        """Commit every queued record now, in one transaction."""
+        with self._committing:
+            self._commit(self._take(), durable)
+
+    def _commit(self, batch: list[Queued], durable: bool) -> None:
+        """(Holding `_committing`) one transaction; synced if `durable`."""
+        if not batch:
             return
-        batch, self._pending = self._pending, []
         db = self._db
         if durable:
             db.execute("PRAGMA synchronous = FULL")
@@ -268,6 +314,10 @@ class EventStore:
             db.execute("BEGIN")
             insert_records(db, batch)
             db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
         finally:
             if durable:
                 db.execute("PRAGMA synchronous = NORMAL")
@@ -275,6 +325,11 @@ class EventStore:
 
     def close(self) -> None:
         """Commit what is queued and close the database."""
+        with self._queued:
+            self._closing = True
+            self._queued.notify()
+        if self._writer is not None:
+            self._writer.join()
         self.flush(durable=True)
         self._db.close()
 
@@ -304,27 +359,41 @@ def _prepare(db: sqlite3.Connection, path: str | Path) -> None:
 
 # --- rows ------------------------------------------------------------------
 
+# Records go to SQLite as a JSON array of [time in micros, record] pairs,
+# and one statement splits it into rows: the bound fields become columns,
+# the rest stays as `fields`. An array holds at most `CHUNK` records, which
+# bounds the memory SQLite takes to parse it.
+CHUNK = 256
+_COLUMNS = ", ".join(f"value ->> '$[1].{key}'" for key in BOUND)
+_REST = ", ".join(f"'$.{key}'" for key in ("event", "time", *BOUND))
+INSERT_EVENTS = f"""
+INSERT INTO events
+SELECT ?1 + key, value ->> '$[0]', value ->> '$[1].event', {_COLUMNS},
+       json_remove(value -> '$[1]', {_REST})
+FROM json_each(?2)
+"""
 
-def insert_records(
-    db: sqlite3.Connection, records: Iterable[Mapping[str, Any]]
-) -> None:
-    """Insert records inside the caller's transaction."""
-    events: list[tuple] = []
+
+def insert_records(db: sqlite3.Connection, batch: Iterable[Queued]) -> None:
+    """Insert records, each with its JSON line or None, in the caller's
+    transaction."""
+    first_id = _next_id(db)
+    pairs: list[str] = []
     traps: list[tuple] = []
     messages: list[tuple] = []
     recipients: list[tuple] = []
-    next_id = _next_id(db)
-    for record in records:
-        row = _event_row(next_id, record)
-        events.append(row)
-        kind = row[2]
+    for event_id, (record, line) in enumerate(batch, first_id):
+        micros = iso_to_micros(record["time"])
+        pairs.append(f"[{micros},{line or encode(record)}]")
+        kind = record["event"]
         if kind == "web.address.issued":
-            traps.append(_trap_row(row, record))
+            traps.append(_trap_row(event_id, micros, record))
         elif kind == "smtp.message.stored":
-            messages.append(_message_row(row, record))
-            recipients.extend(_recipient_rows(next_id, record))
-        next_id += 1
-    db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)", events)
+            messages.append(_message_row(event_id, micros, record))
+            recipients.extend(_recipient_rows(event_id, record))
+    for start in range(0, len(pairs), CHUNK):
+        chunk = ",".join(pairs[start : start + CHUNK])
+        db.execute(INSERT_EVENTS, (first_id + start, f"[{chunk}]"))
     db.executemany("INSERT INTO traps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", traps)
     db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?)", messages)
     db.executemany("INSERT INTO recipients VALUES (?,?)", recipients)
@@ -335,57 +404,33 @@ def _next_id(db: sqlite3.Connection) -> int:
     return (last or 0) + 1
 
 
-def _event_row(event_id: int, record: Mapping[str, Any]) -> tuple:
-    rest = {
-        key: value
-        for key, value in record.items()
-        if key not in BOUND and key not in ("event", "time")
-    }
-    return (
-        event_id,
-        iso_to_micros(record["time"]),
-        record["event"],
-        *(_scalar(record.get(key)) for key in BOUND),
-        json.dumps(rest, separators=(",", ":"), default=str, ensure_ascii=False),
-    )
-
-
 def _scalar(value: Any) -> Any:
-    """A bound field as SQLite can hold it; anything unusual as text."""
+    """A field as SQLite can hold it; anything unusual as text."""
     if value is None or isinstance(value, str | int | float):
         return value
     return str(value)
 
 
-def _trap_row(row: tuple, record: Mapping[str, Any]) -> tuple:
+def _trap_row(event_id: int, micros: int, record: Mapping[str, Any]) -> tuple:
     address = str(record.get("address", "")).strip().lower()
     visitor = record.get("visitor") or record.get("peer")
     # The whole visit is kept here, so that the trace needs no other table.
     visit = [record.get(key) for key in ("user_agent", "url", "page", "vhost")]
-    service = row[8]
+    service = _scalar(record.get("service"))
     # A maze page the open proxy served carries the proxy's identity.
     via = record.get("via") or (service if service not in (None, MAZE) else None)
     return (
-        row[0], address, _scalar(visitor), row[1], row[3],
+        event_id, address, _scalar(visitor), micros,
+        _scalar(record.get("connection")),
         *(_scalar(value) for value in visit),
-        row[6], service, _scalar(via),
+        _scalar(record.get("host")), service, _scalar(via),
     )  # fmt: skip
 
 
-def _message_row(row: tuple, record: Mapping[str, Any]) -> tuple:
-    event_id, micros, _, connection, peer, _, host, _, service, _ = row
-    return (
-        event_id,
-        micros,
-        connection,
-        peer,
-        host,
-        service,
-        _scalar(record.get("queue_id")),
-        _scalar(record.get("message_id")),
-        _scalar(record.get("sender")),
-        _scalar(record.get("subject")),
-    )
+def _message_row(event_id: int, micros: int, record: Mapping[str, Any]) -> tuple:
+    fields = ("connection", "peer", "host", "service", "queue_id", "message_id",
+              "sender", "subject")  # fmt: skip
+    return (event_id, micros, *(_scalar(record.get(key)) for key in fields))
 
 
 def _recipient_rows(event_id: int, record: Mapping[str, Any]) -> Iterator[tuple]:

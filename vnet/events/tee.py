@@ -13,14 +13,15 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from vnet.events.jsonl import timestamp
+from vnet.events.jsonl import encode, timestamp
 
 
 class Tee:
     """An event sink that writes each stamped record to several sinks.
 
-    A sink with a `write(record)` method gets the stamped record; one with
-    only `emit` gets the event id and fields, and stamps it itself.
+    A sink with a `write(record, line)` method gets the stamped record and
+    its JSON line, encoded once for all of them; one with only `emit` gets
+    the event id and fields, and stamps it itself.
     """
 
     def __init__(self, *sinks: Any, clock: Callable[[], float] = time.time) -> None:
@@ -36,9 +37,10 @@ class Tee:
     def write(self, record: dict[str, Any]) -> None:
         """Hand a stamped record to every sink."""
         self.counts[record["event"]] += 1
+        line = encode(record)
         for sink, write in zip(self.sinks, self._writers, strict=True):
             if write is not None:
-                write(record)
+                write(record, line)
             else:
                 fields = {k: v for k, v in record.items() if k not in ("event", "time")}
                 sink.emit(record["event"], **fields)

@@ -85,7 +85,7 @@ class BoundEvents:
         return BoundEvents(self._sink, **self._bound, **more)
 
 
-@dataclass
+@dataclass(slots=True)
 class ConnectionContext:
     """One accepted connection, as its service sees it."""
 
