@@ -2,7 +2,9 @@
 
 - Pages per second: wrk (keep-alive, 8 connections) fetches maze pages from
   `web-maze` through vnet's TCP, and from the same service in socket mode
-  on the kernel's TCP, in one namespace; the figure is their ratio.
+  on the kernel's TCP, in one namespace; the figure is their ratio. Both
+  keep the same records (the JSON lines and the event store), so that the
+  ratio is that of the two TCP stacks.
 - Slow drip: with the tarpit on for every visitor (first byte after 60 s),
   connections each ask for a page and are held: first `WARM` of them,
   which fill what vnet keeps once (the maze's page cache, the event
@@ -62,8 +64,11 @@ def wrk(namespace: Namespace, url: str) -> float:
 
 
 def socket_mode_rate(namespace: Namespace) -> float:
-    state = ("--state-dir", str(workdir()))
-    with socket_mode(namespace, "web-maze", "127.0.0.1:8080", *state):
+    state = workdir()
+    records = ("--events", str(state / "events.jsonl"),
+               "--store", str(state / "events.sqlite"))  # fmt: skip
+    with socket_mode(namespace, "web-maze", "127.0.0.1:8080",
+                     "--state-dir", str(state), *records):  # fmt: skip
         return wrk(namespace, "http://127.0.0.1:8080/products/index.html")
 
 

@@ -306,12 +306,14 @@ def format_summary(summary: dict[str, Any]) -> str:
 )
 @click.option("--options", "options_text", default="{}", help="YAML or JSON mapping.")
 @click.option("--events", "events_path", help="Write the JSON-lines record here.")
+@click.option("--store", "store_path", help="Keep the records in this event store.")
 @click.option("--state-dir", default="var", show_default=True, help="Service state.")
 def serve(
     service: str,
     listen: str,
     options_text: str,
     events_path: str | None,
+    store_path: str | None,
     state_dir: str,
 ) -> None:
     """Run one SERVICE on a real socket (for development and comparison)."""
@@ -336,7 +338,7 @@ def serve(
         fail(f"--options: {field}: {error.message}")
     except yaml.YAMLError as error:
         fail(f"--options: not YAML: {error}")
-    events = EventLog.open(events_path) if events_path else NullSink()
+    events = serve_records(events_path, store_path)
     environment = Environment(events=events, state_dir=state_dir)
     stop = asyncio.Event()
 
@@ -352,6 +354,21 @@ def serve(
         asyncio.run(run_until_signal())
     except OSError as error:
         fail(f"--listen {listen}: {error.strerror}")
+    finally:
+        events.close()
+
+
+def serve_records(events_path: str | None, store_path: str | None) -> Tee | NullSink:
+    """`vnet serve`'s records: the JSON lines and the store, if asked for."""
+    sinks: list[EventLog | EventStore] = []
+    if events_path:
+        sinks.append(EventLog.open(events_path))
+    if store_path:
+        try:
+            sinks.append(EventStore.open(store_path))
+        except StoreError as error:
+            fail(f"--store: {error}")
+    return Tee(*sinks) if sinks else NullSink()
 
 
 @main.group()

@@ -25,6 +25,7 @@ import pytest
 
 from services.web_maze import decode
 from services.web_maze.traps import is_valid_address, read_secret
+from vnet.events.store import open_reader
 
 # What harvesters look for: anything shaped like user@host.tld.
 HARVEST = re.compile(rb"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -39,7 +40,7 @@ def free_port() -> int:
 class MazeServer:
     """`vnet serve web-maze` on a free port, with its record and secret."""
 
-    def __init__(self, workdir: Path, options: dict) -> None:
+    def __init__(self, workdir: Path, options: dict, *arguments: str) -> None:
         self.port = free_port()
         self.workdir = workdir
         self.events_path = workdir / "events.jsonl"
@@ -50,7 +51,8 @@ class MazeServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vnet", "serve", "web-maze",
              "--listen", f"127.0.0.1:{self.port}", "--options", json.dumps(options),
-             "--events", str(self.events_path), "--state-dir", str(self.state_dir)],
+             "--events", str(self.events_path), "--state-dir", str(self.state_dir),
+             *arguments],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )  # fmt: skip
         line = self.process.stdout.readline()
@@ -269,6 +271,24 @@ def test_every_request_is_recorded(maze):
     assert record["service"] == "web-maze" and record["connection"]
 
 
+def test_socket_mode_keeps_the_same_records_in_a_store(tmp_path):
+    store = tmp_path / "events.sqlite"
+    server = MazeServer(tmp_path, {}, "--store", str(store))
+    try:
+        curl("-A", "Stored/1.0", f"{server.url}/stored.html")
+        server.wait_for("web.request")
+    finally:
+        assert server.stop() == 0
+    issued = [r["address"].lower() for r in server.events("web.address.issued")]
+    db = open_reader(store)
+    [(agent,)] = db.execute(
+        "SELECT fields ->> '$.user_agent' FROM events WHERE event = 'web.request'"
+    ).fetchall()
+    assert agent == "Stored/1.0"
+    traps = [row[0] for row in db.execute("SELECT address FROM traps ORDER BY 1")]
+    assert issued and traps == sorted(issued)
+
+
 def test_nmap_names_apache_httpd(maze):
     nmap = shutil.which("nmap")
     if nmap is None:
@@ -376,7 +396,10 @@ def test_a_regex_harvester_collects_addresses_whose_visits_are_recorded(maze):
     found = harvest(f"{maze.url}/", pages=25, agent="RegexHarvester/0.1")
 
     assert len(found) >= 40
-    issued = {r["address"]: r for r in maze.events("web.address.issued")}
+    records = maze.wait_for(
+        "web.address.issued", lambda r: r["address"] in found, count=len(found)
+    )
+    issued = {r["address"]: r for r in records}
     for address, page in found.items():
         record = issued[address]
         assert record["visitor"] == "127.0.0.1"

@@ -34,6 +34,7 @@ rebuild it from the JSON lines with `vnet events import`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -44,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from vnet.events.jsonl import encode, timestamp
+from vnet.events.jsonl import DURABLE, encode, timestamp
 from vnet.events.times import iso_to_micros
 
 log = logging.getLogger(__name__)
@@ -53,15 +54,16 @@ SCHEMA_VERSION = 1
 # A batch this long is committed without waiting for its timer.
 BATCH_LIMIT = 10_000
 # The events that are committed (and synced) as soon as they are written.
-IMMEDIATE = frozenset({"smtp.message.stored"})
+IMMEDIATE = DURABLE
 
 # The fields every connection's events carry get columns of their own;
 # everything else stays in `fields`, as JSON.
 BOUND = ("connection", "peer", "peer_port", "host", "port", "service")
 MAZE = "web-maze"
 
-# A queued record, with its JSON line when its writer had encoded it.
-Queued = tuple[Mapping[str, Any], str | None]
+# A queued record: its row of `events` without the id, and the record
+# itself when it also makes rows of other tables (see `queued`).
+Queued = tuple[tuple, Mapping[str, Any] | None]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -219,19 +221,19 @@ class EventStore:
         event = record["event"]
         self.counts[event] += 1
         if event in self.immediate:
-            self._enqueue(record, line)
+            self._enqueue(queued(record, line))
             self.flush(durable=True)
             return
         if self._writer is None:
             self._start_writer()
-        self._enqueue(record, line)
+        self._enqueue(queued(record, line))
 
-    def _enqueue(self, record: Mapping[str, Any], line: str | None) -> None:
+    def _enqueue(self, entry: Queued) -> None:
         with self._queued:
             if not self._queue:
                 self._first_queued = time.monotonic()
                 self._queued.notify()
-            self._queue.append((record, line))
+            self._queue.append(entry)
             if len(self._queue) == BATCH_LIMIT:
                 self._queued.notify()
 
@@ -245,7 +247,8 @@ class EventStore:
         count = 0
         batch: list[Queued] = []
         for record in records:
-            batch.append((record, None))
+            self.counts[record["event"]] += 1
+            batch.append(queued(record, None))
             if len(batch) >= BATCH_LIMIT:
                 count += self._commit_batch(batch)
                 batch = []
@@ -255,7 +258,6 @@ class EventStore:
         return count
 
     def _commit_batch(self, batch: list[Queued]) -> int:
-        self.counts.update(record["event"] for record, _ in batch)
         with self._committing:
             self._commit(batch, durable=True)
         return len(batch)
@@ -359,41 +361,54 @@ def _prepare(db: sqlite3.Connection, path: str | Path) -> None:
 
 # --- rows ------------------------------------------------------------------
 
-# Records go to SQLite as a JSON array of [time in micros, record] pairs,
-# and one statement splits it into rows: the bound fields become columns,
-# the rest stays as `fields`. An array holds at most `CHUNK` records, which
-# bounds the memory SQLite takes to parse it.
-CHUNK = 256
-_COLUMNS = ", ".join(f"value ->> '$[1].{key}'" for key in BOUND)
+# The bound fields get columns; SQLite takes them out of the record's JSON
+# line, and what is left is `fields`. A statement inserts up to `CHUNK`
+# rows: SQLite works on them without the interpreter lock, which the
+# writer thread would otherwise take back, from the loop, row by row.
+CHUNK = 100
 _REST = ", ".join(f"'$.{key}'" for key in ("event", "time", *BOUND))
-INSERT_EVENTS = f"""
-INSERT INTO events
-SELECT ?1 + key, value ->> '$[0]', value ->> '$[1].event', {_COLUMNS},
-       json_remove(value -> '$[1]', {_REST})
-FROM json_each(?2)
-"""
+_ROW = f"(?,?,?,?,?,?,?,?,?, json_remove(?, {_REST}))"
+SPECIAL = frozenset({"web.address.issued", "smtp.message.stored"})
 
 
-def insert_records(db: sqlite3.Connection, batch: Iterable[Queued]) -> None:
-    """Insert records, each with its JSON line or None, in the caller's
-    transaction."""
+def queued(record: Mapping[str, Any], line: str | None) -> Queued:
+    """What the queue keeps of a record: its row, and itself if special."""
+    row = (
+        iso_to_micros(record["time"]),
+        record["event"],
+        *[_scalar(record.get(key)) for key in BOUND],
+        encode(record) if line is None else line,
+    )
+    return row, record if record["event"] in SPECIAL else None
+
+
+@functools.lru_cache(maxsize=4)
+def _insert_events(rows: int) -> str:
+    return "INSERT INTO events VALUES " + ",".join([_ROW] * rows)
+
+
+def insert_records(db: sqlite3.Connection, batch: list[Queued]) -> None:
+    """Insert queued records in the caller's transaction."""
     first_id = _next_id(db)
-    pairs: list[str] = []
+    for start in range(0, len(batch), CHUNK):
+        chunk = batch[start : start + CHUNK]
+        values = [
+            value
+            for event_id, (row, _) in enumerate(chunk, first_id + start)
+            for value in (event_id, *row)
+        ]
+        db.execute(_insert_events(len(chunk)), values)
     traps: list[tuple] = []
     messages: list[tuple] = []
     recipients: list[tuple] = []
-    for event_id, (record, line) in enumerate(batch, first_id):
-        micros = iso_to_micros(record["time"])
-        pairs.append(f"[{micros},{line or encode(record)}]")
-        kind = record["event"]
-        if kind == "web.address.issued":
-            traps.append(_trap_row(event_id, micros, record))
-        elif kind == "smtp.message.stored":
-            messages.append(_message_row(event_id, micros, record))
+    for event_id, (row, record) in enumerate(batch, first_id):
+        if record is None:
+            continue
+        if record["event"] == "web.address.issued":
+            traps.append(_trap_row(event_id, row[0], record))
+        else:
+            messages.append(_message_row(event_id, row[0], record))
             recipients.extend(_recipient_rows(event_id, record))
-    for start in range(0, len(pairs), CHUNK):
-        chunk = ",".join(pairs[start : start + CHUNK])
-        db.execute(INSERT_EVENTS, (first_id + start, f"[{chunk}]"))
     db.executemany("INSERT INTO traps VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", traps)
     db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?)", messages)
     db.executemany("INSERT INTO recipients VALUES (?,?)", recipients)
