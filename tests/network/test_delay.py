@@ -69,6 +69,53 @@ def test_a_full_line_refuses():
     assert line.overflowed == 1
 
 
+def test_lanes_and_the_heap_interleave_in_due_order():
+    loop, timers, line = make_line()
+    ran = []
+
+    def action(item, due, now):
+        ran.append((item, now))
+
+    fast, slow = line.lane(), line.lane()
+    for index in range(3):
+        fast.push(0.001 * (index + 1), action, f"fast{index}")
+        slow.push(0.0016 * (index + 1), action, f"slow{index}")
+    line.push(0.0025, action, "heap")
+    assert len(line) == 7 and len(fast) == 3
+    # A lane is one entry in the heap, however long it is.
+    assert len(line._heap) == 3
+    loop.run_until(1.0)
+
+    order = [item for item, _ in ran]
+    assert order == ["fast0", "slow0", "fast1", "heap", "fast2", "slow1", "slow2"]
+    assert all(
+        now == pytest.approx(due)
+        for (_, now), due in zip(
+            ran, (0.001, 0.0016, 0.002, 0.0025, 0.003, 0.0032, 0.0048), strict=True
+        )
+    )
+    assert len(line) == 0 and line.lateness.total == 7
+
+
+def test_a_lane_counts_against_the_line_limit_and_frees_as_it_runs():
+    loop, _, line = make_line(limit=2)
+    lane = line.lane()
+    replies = []
+
+    def answer(item, due, now):
+        # Each item makes one more, as a request in makes a reply out.
+        if item < 10:
+            replies.append(lane.push(now + 0.001, answer, item + 1))
+
+    assert lane.push(0.001, answer, 0)
+    assert lane.push(0.001, answer, 5)
+    assert not lane.push(0.002, answer, 99)
+    assert line.overflowed == 1
+    loop.run_until(1.0)
+    assert replies and all(replies)
+    assert len(line) == 0
+
+
 def test_lateness_is_measured_against_the_clock():
     clock = [0.0]
     line = DelayLine(lambda: clock[0])

@@ -50,7 +50,7 @@ from typing import Any
 
 from vnet.host import Host, PlainPersonality
 from vnet.host import Personality as RouterPersonality
-from vnet.network.delay import DelayLine
+from vnet.network.delay import DelayLine, Lane
 from vnet.network.links import Channel
 from vnet.network.mac import host_mac
 from vnet.network.records import Throttle
@@ -139,10 +139,12 @@ class Route:
 
     A plain route, whose links only add latency, is walked in one step:
     its packets and bytes are counted on the route (`carried`), and added
-    to its links' counters when a summary is made.
+    to its links' counters when a summary is made. Its packets wait in a
+    lane of the delay line of their own (`lane`), in order.
     """
 
     __slots__ = (
+        "lane",
         "links",
         "routers",
         "inbound",
@@ -159,7 +161,9 @@ class Route:
         links: tuple[Channel, ...],
         routers: tuple[Router | None, ...],
         inbound: bool,
+        lane: Lane,
     ) -> None:
+        self.lane = lane
         self.links = links
         self.routers = routers
         self.inbound = inbound
@@ -300,7 +304,7 @@ class Fabric:
             spec = (extra or {}).get((near, far)) or routing.links[(near, far)]
             links.append(self._channel(spec, near, far))
         routers = [self.routers[name] for name in nodes[1:-1]]
-        route = Route(tuple(links), (*routers, None), inbound)
+        route = Route(tuple(links), (*routers, None), inbound, self.line.lane())
         self.routes.append(route)
         return route
 
@@ -401,13 +405,23 @@ class Fabric:
             if deadline <= now:
                 self.line.on_deadline(now)
 
-    def _arrive(self, place: Place, packet: Ipv4Packet, due: float, now: float):
+    def _arrive(
+        self,
+        place: Place,
+        packet: Ipv4Packet,
+        due: float,
+        now: float,
+        line: DelayLine | Lane | None = None,
+    ) -> None:
+        """`packet` reaches its place at `due`; it waits in `line` till then."""
         if place.code is not None:
             assert place.router is not None
             self._unreachable(place.router, packet, place.code, due, now)
         elif due <= now:
             self._hand_over((place, packet), due, now)
-        elif not self.line.push(due, self._hand_over_late, (place, packet)):
+        elif not (line if line is not None else self.line).push(
+            due, self._hand_over_late, (place, packet)
+        ):
             self._drop("delay-line-full", "delay line", packet, now, inbound=True)
 
     def _hand_over(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
@@ -455,11 +469,21 @@ class Fabric:
         else:
             self._walk(packet, place.outbound, 0, start, now, None)
 
-    def _leave(self, packet: Ipv4Packet, due: float, now: float, mac: bytes) -> None:
+    def _leave(
+        self,
+        packet: Ipv4Packet,
+        due: float,
+        now: float,
+        mac: bytes,
+        line: DelayLine | Lane | None = None,
+    ) -> None:
+        """`packet` leaves onto the TAP link at `due`, from `mac`."""
         frame = self._frame(mac, packet)
         if due <= now:
             self._transmit(frame)
-        elif not self.line.push(due, self._transmit_late, frame):
+        elif not (line if line is not None else self.line).push(
+            due, self._transmit_late, frame
+        ):
             self._drop("delay-line-full", "delay line", packet, now, inbound=False)
 
     def _transmit_late(self, frame: bytes, due: float, now: float) -> None:
@@ -491,15 +515,29 @@ class Fabric:
                 return
             t, ttl = walked
         if ttl != packet.ttl:
-            packet = with_ttl(packet, ttl)
+            # with_ttl, inline: this runs for every routed packet.
+            src, dst, protocol, payload, _, ident, flags, offset, tos, options = packet
+            fields = (
+                src,
+                dst,
+                protocol,
+                payload,
+                ttl,
+                ident,
+                flags,
+                offset,
+                tos,
+                options,
+            )
+            packet = _new_value(Ipv4Packet, fields)
         if t < route.last_due:
             t = route.last_due
         route.last_due = t
         if route.inbound:
             assert place is not None
-            self._arrive(place, packet, t, now)
+            self._arrive(place, packet, t, now, route.lane)
         else:
-            self._leave(packet, t, now, self.entry_mac)
+            self._leave(packet, t, now, self.entry_mac, route.lane)
 
     def _hop_by_hop(
         self,
@@ -630,6 +668,7 @@ class Fabric:
             "dropped": dict(self.dropped),
             "waiting": len(self.line),
             "delay_error_us": self.line.lateness.summary(),
+            "delay_line_wakeups": self.line.wakeups,
         }
         if self.malformed:
             summary["malformed_after_delay"] = sum(self.malformed.values())
@@ -640,7 +679,9 @@ class Fabric:
 
 def with_ttl(packet: Ipv4Packet, ttl: int) -> Ipv4Packet:
     """`packet` with another TTL; NamedTuple._replace costs several times more."""
-    return _new_value(Ipv4Packet, (*packet[:4], ttl, *packet[5:]))
+    src, dst, protocol, payload, _, ident, flags, offset, tos, options = packet
+    fields = (src, dst, protocol, payload, ttl, ident, flags, offset, tos, options)
+    return _new_value(Ipv4Packet, fields)
 
 
 def may_answer_with_error(packet: Ipv4Packet) -> bool:

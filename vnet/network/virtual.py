@@ -206,8 +206,7 @@ class VirtualNetwork:
 
     def _frame_packet(self, src_mac: bytes, packet: Ipv4Packet) -> bytes:
         mac = self._neighbours.get(packet.dst, self._peer_mac)
-        frame = EthernetFrame(mac, src_mac, ETHERTYPE_IPV4, ipv4.emit(packet))
-        return ethernet.emit(frame)
+        return ethernet.encode(mac, src_mac, ETHERTYPE_IPV4, ipv4.emit(packet))
 
     # --- timers and records ------------------------------------------------
 
