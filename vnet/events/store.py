@@ -373,10 +373,13 @@ SPECIAL = frozenset({"web.address.issued", "smtp.message.stored"})
 
 def queued(record: Mapping[str, Any], line: str | None) -> Queued:
     """What the queue keeps of a record: its row, and itself if special."""
+    bound = list(map(record.get, BOUND))
+    if not _SCALARS.issuperset(map(type, bound)):
+        bound = [_scalar(value) for value in bound]
     row = (
         iso_to_micros(record["time"]),
         record["event"],
-        *[_scalar(record.get(key)) for key in BOUND],
+        *bound,
         encode(record) if line is None else line,
     )
     return row, record if record["event"] in SPECIAL else None
@@ -417,6 +420,9 @@ def insert_records(db: sqlite3.Connection, batch: list[Queued]) -> None:
 def _next_id(db: sqlite3.Connection) -> int:
     last = db.execute("SELECT max(id) FROM events").fetchone()[0]
     return (last or 0) + 1
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def _scalar(value: Any) -> Any:
