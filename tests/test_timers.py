@@ -1,4 +1,4 @@
-from vnet.timers import TimerQueue
+from vnet.timers import COMPACT_AT, TimerQueue
 
 
 class FakeLoop:
@@ -95,6 +95,25 @@ def test_an_earlier_deadline_replaces_the_entry_and_later_ones_add_none():
     loop.advance(10.0)
 
     assert sleeper.woken == [4.0]
+
+
+def test_stale_entries_of_many_sleepers_are_dropped_before_they_pile_up():
+    loop, queue = make_queue()
+    sleepers = [Sleeper(7200.0) for _ in range(COMPACT_AT)]
+    for sleeper in sleepers:
+        queue.watch(sleeper)
+    # Each deadline moves earlier three times, as a connection's do.
+    for deadline in (60.0, 30.0, 20.0):
+        for sleeper in sleepers:
+            sleeper.deadline = deadline
+            queue.watch(sleeper)
+
+    assert len(queue) <= 2 * len(sleepers)
+    loop.advance(20.0)
+    assert all(sleeper.woken == [20.0] for sleeper in sleepers)
+    loop.advance(7200.0)
+    assert all(len(sleeper.woken) == 1 for sleeper in sleepers)
+    assert len(queue) == 0
 
 
 def test_after_runs_once_per_wake_up():

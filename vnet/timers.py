@@ -10,6 +10,11 @@ is earlier than that one, and an entry that comes due asks its sleeper for
 its deadline again, and is pushed back if it moved later. A connection that
 resets its retransmission timer on every ACK therefore costs nothing here
 until the timer really expires, and an idle connection costs nothing at all.
+
+The entries left behind when a deadline moves earlier wait for their own
+time to be dropped; when they are over half the heap, and it is large, the
+heap is rebuilt without them, so that many long-lived connections do not
+each keep their old entries.
 """
 
 from __future__ import annotations
@@ -46,6 +51,10 @@ def _nothing(now: float) -> None:
     pass
 
 
+# A heap this long, half of it stale entries, is rebuilt without them.
+COMPACT_AT = 1024
+
+
 class TimerQueue:
     """A lazy heap of sleepers, woken through one loop callback."""
 
@@ -56,6 +65,8 @@ class TimerQueue:
         self._armed_for: float | None = None
         self._handle: Handle | None = None
         self._now: Callable[[], float] | None = None
+        # Entries whose sleeper has been given an earlier one since.
+        self._stale = 0
 
     def bind_clock(self, now: Callable[[], float]) -> None:
         self._now = now
@@ -70,9 +81,19 @@ class TimerQueue:
         if deadline is None:
             return
         scheduled = sleeper.scheduled
-        if scheduled is not None and scheduled <= deadline:
-            return
+        if scheduled is not None:
+            if scheduled <= deadline:
+                return
+            self._stale += 1
+            if self._stale > len(self._heap) // 2 >= COMPACT_AT // 2:
+                self._compact()
         self._push(deadline, sleeper, after)
+
+    def _compact(self) -> None:
+        """Drop every stale entry (the live one of each sleeper stays)."""
+        self._heap = [entry for entry in self._heap if entry[2].scheduled == entry[0]]
+        heapq.heapify(self._heap)
+        self._stale = 0
 
     def _push(self, deadline: float, sleeper: Sleeper, after: After) -> None:
         sleeper.scheduled = deadline
@@ -96,10 +117,11 @@ class TimerQueue:
 
     def run_due(self, now: float) -> None:
         """Wake every sleeper whose deadline has come."""
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            entry_deadline, _, sleeper, after = heapq.heappop(heap)
+        # self._heap, not a local: a sleeper's watch may rebuild it.
+        while self._heap and self._heap[0][0] <= now:
+            entry_deadline, _, sleeper, after = heapq.heappop(self._heap)
             if sleeper.scheduled != entry_deadline:
+                self._stale -= 1
                 continue  # replaced by an earlier entry
             sleeper.scheduled = None
             deadline = sleeper.deadline

@@ -5,7 +5,7 @@ Two sources, either or both:
 - the event store (vnet/events/store.py), the same file the engine is
   writing: `vnet.report.roles.Listing` takes in what was committed since
   its last look, so every role is answered within about a second of the
-  record that earned it (the store commits at most a second apart);
+  record that earned it (the store commits at most 0.1 s apart);
 - the open proxy's blacklist file (services/open_proxy/blacklist.py
   documents it): its JSON lines are followed as they are appended, and a
   source counts as a proxy user until the expiry the proxy gave it. This

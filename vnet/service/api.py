@@ -85,6 +85,47 @@ class BoundEvents:
         return BoundEvents(self._sink, **self._bound, **more)
 
 
+class ConnectionEvents(BoundEvents):
+    """BoundEvents for the fields of one connection, held without a dict:
+    thousands of connections may wait in a tarpit at once."""
+
+    __slots__ = ("_connection", "_peer", "_peer_port", "_host", "_port", "_service")
+
+    def __init__(self, sink: EventSink, context: ConnectionContext) -> None:
+        self._sink = sink
+        self._connection = context.connection_id
+        self._peer, self._peer_port = context.peer
+        self._host = context.host.address
+        self._port = context.local[1]
+        self._service = context.service
+
+    def bind(self, **more: Any) -> BoundEvents:
+        return BoundEvents(self._sink, **self.fields(), **more)
+
+    def fields(self) -> dict[str, Any]:
+        """The fields every event of the connection carries."""
+        return {
+            "connection": self._connection,
+            "peer": self._peer,
+            "peer_port": self._peer_port,
+            "host": self._host,
+            "port": self._port,
+            "service": self._service,
+        }
+
+    def emit(self, event_id: str, **fields: Any) -> None:
+        self._sink.emit(
+            event_id,
+            connection=self._connection,
+            peer=self._peer,
+            peer_port=self._peer_port,
+            host=self._host,
+            port=self._port,
+            service=self._service,
+            **fields,
+        )
+
+
 @dataclass(slots=True)
 class ConnectionContext:
     """One accepted connection, as its service sees it."""
@@ -99,15 +140,7 @@ class ConnectionContext:
     events: BoundEvents = field(init=False)
 
     def __post_init__(self) -> None:
-        self.events = BoundEvents(
-            self.environment.events,
-            connection=self.connection_id,
-            peer=self.peer[0],
-            peer_port=self.peer[1],
-            host=self.host.address,
-            port=self.local[1],
-            service=self.service,
-        )
+        self.events = ConnectionEvents(self.environment.events, self)
 
     async def open_connection(
         self, host: str, port: int

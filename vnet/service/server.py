@@ -57,6 +57,10 @@ class Binding(Protocol):
     options: Mapping[str, Any]
 
 
+# Peers whose address text a server keeps, at most.
+MAX_PEER_NAMES = 4096
+
+
 class HoldProtocol(asyncio.Protocol):
     """An open port with no service: accept, read and discard, never answer."""
 
@@ -108,6 +112,10 @@ class HostServer:
         # Bound once: the timer queue keeps one per entry.
         self._after_timer_call = self._after_timer
         self._local_address = addr_to_str(host.address)
+        # Shared by the connections that have them in common: a held
+        # connection should cost its own state, not copies of these.
+        self._locals: dict[int, tuple[str, int]] = {}
+        self._peer_names: dict[int, str] = {}
         host.tcp_handler = self.segment_received
         host.busy = self.busy
 
@@ -192,8 +200,13 @@ class HostServer:
 
     def _open(self, connection: Connection, now: float) -> None:
         binding = self.bindings.get(connection.local_port)
-        peer = (addr_to_str(connection.remote_ip), connection.remote_port)
-        local = (self._local_address, connection.local_port)
+        peer = (self._peer_name(connection.remote_ip), connection.remote_port)
+        local = self._locals.get(connection.local_port)
+        if local is None:
+            local = self._locals[connection.local_port] = (
+                self._local_address,
+                connection.local_port,
+            )
         service_name = binding.service.name if binding else "hold"
         context = ConnectionContext(
             service=service_name,
@@ -209,6 +222,15 @@ class HostServer:
         self.sessions[connection] = Session(transport, context, now, time.time())
         context.events.emit("tcp.connection.open")
         self._call(connection, protocol.connection_made, transport)
+
+    def _peer_name(self, address: int) -> str:
+        """The peer's address as text, one string for all its connections."""
+        name = self._peer_names.get(address)
+        if name is None:
+            if len(self._peer_names) >= MAX_PEER_NAMES:
+                self._peer_names.clear()
+            name = self._peer_names[address] = addr_to_str(address)
+        return name
 
     def _protocol_for(self, binding: Binding | None, context: ConnectionContext):
         if binding is None:
