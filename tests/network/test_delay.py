@@ -76,10 +76,10 @@ def test_lanes_and_the_heap_interleave_in_due_order():
     def action(item, due, now):
         ran.append((item, now))
 
-    fast, slow = line.lane(), line.lane()
+    fast, slow = line.lane(action), line.lane(action)
     for index in range(3):
-        fast.push(0.001 * (index + 1), action, f"fast{index}")
-        slow.push(0.0016 * (index + 1), action, f"slow{index}")
+        fast.push(0.001 * (index + 1), f"fast{index}")
+        slow.push(0.0016 * (index + 1), f"slow{index}")
     line.push(0.0025, action, "heap")
     assert len(line) == 7 and len(fast) == 3
     # A lane is one entry in the heap, however long it is.
@@ -99,17 +99,17 @@ def test_lanes_and_the_heap_interleave_in_due_order():
 
 def test_a_lane_counts_against_the_line_limit_and_frees_as_it_runs():
     loop, _, line = make_line(limit=2)
-    lane = line.lane()
     replies = []
 
     def answer(item, due, now):
         # Each item makes one more, as a request in makes a reply out.
         if item < 10:
-            replies.append(lane.push(now + 0.001, answer, item + 1))
+            replies.append(lane.push(now + 0.001, item + 1))
 
-    assert lane.push(0.001, answer, 0)
-    assert lane.push(0.001, answer, 5)
-    assert not lane.push(0.002, answer, 99)
+    lane = line.lane(answer)
+    assert lane.push(0.001, 0)
+    assert lane.push(0.001, 5)
+    assert not lane.push(0.002, 99)
     assert line.overflowed == 1
     loop.run_until(1.0)
     assert replies and all(replies)

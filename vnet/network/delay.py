@@ -80,18 +80,22 @@ class Lateness:
 
 
 class Lane:
-    """Items due in the order they are pushed: `push` never goes back in time."""
+    """Items due in the order they are pushed: `push` never goes back in time.
 
-    __slots__ = ("line", "waiting", "queued")
+    Every item of a lane has the same action, run as `action(item, due, now)`.
+    """
 
-    def __init__(self, line: DelayLine) -> None:
+    __slots__ = ("line", "action", "waiting", "queued")
+
+    def __init__(self, line: DelayLine, action: Action) -> None:
         self.line = line
-        self.waiting: deque[tuple[float, Action, Any]] = deque()
+        self.action = action
+        self.waiting: deque[tuple[float, Any]] = deque()
         # Whether the first item waiting has its entry in the line's heap.
         self.queued = False
 
-    def push(self, due: float, action: Action, item: Any) -> bool:
-        """Run `action(item, due, now)` at `due`; False if the line is full.
+    def push(self, due: float, item: Any) -> bool:
+        """Run the lane's action on `item` at `due`; False if the line is full.
 
         `due` is not before that of any item pushed before it.
         """
@@ -100,7 +104,7 @@ class Lane:
             line.overflowed += 1
             return False
         line.count += 1
-        self.waiting.append((due, action, item))
+        self.waiting.append((due, item))
         if not self.queued:
             self.queued = True
             line.enter(due, _LANE, self)
@@ -140,9 +144,9 @@ class DelayLine:
         self._timers = timers
         self._clock = clock
 
-    def lane(self) -> Lane:
+    def lane(self, action: Action) -> Lane:
         """A first-in, first-out lane of this line, for one route's packets."""
-        return Lane(self)
+        return Lane(self, action)
 
     def push(self, due: float, action: Action, item: Any) -> bool:
         """Run `action(item, due, now)` at `due`; False if the line is full."""
@@ -198,6 +202,7 @@ class DelayLine:
     def _run_lane(self, lane: Lane, now: float) -> None:
         """Run what has come due in `lane`, then queue its next item."""
         waiting = lane.waiting
+        action = lane.action
         lane.queued = False
         clock = self._clock
         lateness = self.lateness
@@ -205,7 +210,7 @@ class DelayLine:
         ran = 0
         try:
             while waiting and waiting[0][0] <= now:
-                due, action, item = waiting.popleft()
+                due, item = waiting.popleft()
                 ran += 1
                 self.count -= 1
                 # _late, inlined: this runs for every delayed packet.

@@ -87,7 +87,7 @@ _ICMP_ERRORS = frozenset(
 )
 
 Deliver = Callable[[int, float], Host | None]
-Frame = Callable[[bytes, Ipv4Packet], bytes]
+Frame = Callable[[bytes, Ipv4Packet, int | None], bytes]
 Transmit = Callable[[bytes], None]
 MakePersonality = Callable[[Any], RouterPersonality]
 
@@ -304,7 +304,9 @@ class Fabric:
             spec = (extra or {}).get((near, far)) or routing.links[(near, far)]
             links.append(self._channel(spec, near, far))
         routers = [self.routers[name] for name in nodes[1:-1]]
-        route = Route(tuple(links), (*routers, None), inbound, self.line.lane())
+        # Inbound, a route ends at a host; outbound, on the TAP link.
+        action = self._hand_over_late if inbound else self._transmit_late
+        route = Route(tuple(links), (*routers, None), inbound, self.line.lane(action))
         self.routes.append(route)
         return route
 
@@ -411,17 +413,18 @@ class Fabric:
         packet: Ipv4Packet,
         due: float,
         now: float,
-        line: DelayLine | Lane | None = None,
+        lane: Lane | None = None,
     ) -> None:
-        """`packet` reaches its place at `due`; it waits in `line` till then."""
+        """`packet` reaches its place at `due`; it waits in `lane` till then."""
         if place.code is not None:
             assert place.router is not None
             self._unreachable(place.router, packet, place.code, due, now)
         elif due <= now:
             self._hand_over((place, packet), due, now)
-        elif not (line if line is not None else self.line).push(
-            due, self._hand_over_late, (place, packet)
-        ):
+        elif lane is not None:
+            if not lane.push(due, (place, packet)):
+                self._drop("delay-line-full", "delay line", packet, now, inbound=True)
+        elif not self.line.push(due, self._hand_over_late, (place, packet)):
             self._drop("delay-line-full", "delay line", packet, now, inbound=True)
 
     def _hand_over(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
@@ -475,15 +478,18 @@ class Fabric:
         due: float,
         now: float,
         mac: bytes,
-        line: DelayLine | Lane | None = None,
+        lane: Lane | None = None,
+        ttl: int | None = None,
     ) -> None:
-        """`packet` leaves onto the TAP link at `due`, from `mac`."""
-        frame = self._frame(mac, packet)
+        """`packet` leaves onto the TAP link at `due`, from `mac`; with `ttl`
+        in place of its own, when routers took their share on the way."""
+        frame = self._frame(mac, packet, ttl)
         if due <= now:
             self._transmit(frame)
-        elif not (line if line is not None else self.line).push(
-            due, self._transmit_late, frame
-        ):
+        elif lane is not None:
+            if not lane.push(due, frame):
+                self._drop("delay-line-full", "delay line", packet, now, inbound=False)
+        elif not self.line.push(due, self._transmit_late, frame):
             self._drop("delay-line-full", "delay line", packet, now, inbound=False)
 
     def _transmit_late(self, frame: bytes, due: float, now: float) -> None:
@@ -514,30 +520,17 @@ class Fabric:
             if walked is None:
                 return
             t, ttl = walked
-        if ttl != packet.ttl:
-            # with_ttl, inline: this runs for every routed packet.
-            src, dst, protocol, payload, _, ident, flags, offset, tos, options = packet
-            fields = (
-                src,
-                dst,
-                protocol,
-                payload,
-                ttl,
-                ident,
-                flags,
-                offset,
-                tos,
-                options,
-            )
-            packet = _new_value(Ipv4Packet, fields)
         if t < route.last_due:
             t = route.last_due
         route.last_due = t
-        if route.inbound:
-            assert place is not None
-            self._arrive(place, packet, t, now, route.lane)
-        else:
-            self._leave(packet, t, now, self.entry_mac, route.lane)
+        if not route.inbound:
+            # Framed with the TTL it leaves with: no new packet for that.
+            self._leave(packet, t, now, self.entry_mac, route.lane, ttl)
+            return
+        assert place is not None
+        if ttl != packet.ttl:
+            packet = with_ttl(packet, ttl)
+        self._arrive(place, packet, t, now, route.lane)
 
     def _hop_by_hop(
         self,
@@ -765,7 +758,7 @@ def _unknown(address: int) -> Host | None:
     return None
 
 
-def _unframed(mac: bytes, packet: Ipv4Packet) -> bytes:
+def _unframed(mac: bytes, packet: Ipv4Packet, ttl: int | None) -> bytes:
     raise RuntimeError("the fabric is not connected to a network")
 
 

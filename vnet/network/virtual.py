@@ -204,9 +204,12 @@ class VirtualNetwork:
             ethernet.encode(mac, host.mac, ETHERTYPE_IPV4, ipv4.emit(packet))
         )
 
-    def _frame_packet(self, src_mac: bytes, packet: Ipv4Packet) -> bytes:
+    def _frame_packet(
+        self, src_mac: bytes, packet: Ipv4Packet, ttl: int | None = None
+    ) -> bytes:
+        """The frame of `packet` from `src_mac`, sent with `ttl` if given."""
         mac = self._neighbours.get(packet.dst, self._peer_mac)
-        return ethernet.encode(mac, src_mac, ETHERTYPE_IPV4, ipv4.emit(packet))
+        return ethernet.encode(mac, src_mac, ETHERTYPE_IPV4, ipv4.emit(packet, ttl))
 
     # --- timers and records ------------------------------------------------
 

@@ -150,11 +150,26 @@ def _length_error(
     return MalformedFrame("ipv4", reason)
 
 
-def emit(packet: Ipv4Packet) -> bytes:
-    """Encode a packet, computing header length, total length and checksum."""
-    src, dst, protocol, payload, ttl, ident, flags, fragment_offset, tos, options = (
-        packet
-    )
+def emit(packet: Ipv4Packet, ttl: int | None = None) -> bytes:
+    """Encode a packet, computing header length, total length and checksum.
+
+    `ttl`, if given, is sent in place of the packet's own (a router's
+    forwarding takes its share without making a new packet).
+    """
+    (
+        src,
+        dst,
+        protocol,
+        payload,
+        own_ttl,
+        ident,
+        flags,
+        fragment_offset,
+        tos,
+        options,
+    ) = packet
+    if ttl is None:
+        ttl = own_ttl
     # RFC 791 3.1: the header is a whole number of 32-bit words, at most 15.
     if len(options) & 3 or len(options) > MAX_OPTIONS_LENGTH:
         raise ValueError(f"options are {len(options)} bytes, need 4n <= 40")
