@@ -8,6 +8,7 @@ traceback. A traceback means a bug in vnet.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -170,6 +171,7 @@ def run(
         fail(f"{topology}: {error}")
     if metrics is not None:
         metrics.watch(engine)
+    settle_memory()
     try:
         asyncio.run(serve_engine(engine, metrics))
     finally:
@@ -242,6 +244,24 @@ class Metrics:
 
     async def start(self) -> asyncio.Server:
         return await self.module.start_metrics(self.address, self.sink.registry)
+
+
+# Allocations between two runs of the young generation's collection; the
+# interpreter's default is 700.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def settle_memory() -> None:
+    """Tell the cyclic garbage collector what a run looks like.
+
+    What was loaded to start (topology, personalities, services) lives as
+    long as the run: frozen, the collector never walks it again. Packets
+    and segments come and go by the hundred thousand a second and make no
+    cycles, so the young generation is collected less often than by default.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def open_records(

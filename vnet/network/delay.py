@@ -209,8 +209,11 @@ class DelayLine:
         counts = lateness.counts
         ran = 0
         try:
-            while waiting and waiting[0][0] <= now:
-                due, item = waiting.popleft()
+            while waiting:
+                due, item = entry = waiting.popleft()
+                if due > now:
+                    waiting.appendleft(entry)
+                    break
                 ran += 1
                 self.count -= 1
                 # _late, inlined: this runs for every delayed packet.

@@ -42,6 +42,7 @@ Limitations:
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import random
 from collections import Counter
@@ -161,8 +162,9 @@ class Route:
         links: tuple[Channel, ...],
         routers: tuple[Router | None, ...],
         inbound: bool,
-        lane: Lane,
+        lane: Lane | None = None,
     ) -> None:
+        # Outbound, given here; inbound, once the route's place exists.
         self.lane = lane
         self.links = links
         self.routers = routers
@@ -268,7 +270,7 @@ class Fabric:
             nodes = [TAP_SIDE, *routing.paths[name]]
             inbound = self._route(routing, nodes, inbound=True)
             router.outbound = self._route(routing, nodes[::-1], inbound=False)
-            place = Place(inbound, router.outbound, router)
+            place = self._place(inbound, router.outbound, router)
             for address in router.addresses:
                 self._router_places[address] = place
         self._addresses = dict(self._router_places)
@@ -283,13 +285,26 @@ class Fabric:
         nodes = [TAP_SIDE, *routing.paths[network.router]]
         if network.unreachable:
             inbound = self._route(routing, nodes, inbound=True)
-            return Place(inbound, None, router, UNREACHABLE_CODES[network.unreachable])
+            code = UNREACHABLE_CODES[network.unreachable]
+            return self._place(inbound, None, router, code)
         links = {(network.router, network.cidr): network.link}
         links[(network.cidr, network.router)] = network.link
         nodes.append(network.cidr)
         inbound = self._route(routing, nodes, inbound=True, extra=links)
         outbound = self._route(routing, nodes[::-1], inbound=False, extra=links)
-        return Place(inbound, outbound)
+        return self._place(inbound, outbound)
+
+    def _place(
+        self,
+        inbound: Route,
+        outbound: Route | None,
+        router: Router | None = None,
+        code: int | None = None,
+    ) -> Place:
+        """A place, and the lane where packets wait to reach it."""
+        place = Place(inbound, outbound, router, code)
+        inbound.lane = self.line.lane(functools.partial(self._hand_over_late, place))
+        return place
 
     def _route(
         self,
@@ -304,9 +319,8 @@ class Fabric:
             spec = (extra or {}).get((near, far)) or routing.links[(near, far)]
             links.append(self._channel(spec, near, far))
         routers = [self.routers[name] for name in nodes[1:-1]]
-        # Inbound, a route ends at a host; outbound, on the TAP link.
-        action = self._hand_over_late if inbound else self._transmit_late
-        route = Route(tuple(links), (*routers, None), inbound, self.line.lane(action))
+        lane = None if inbound else self.line.lane(self._transmit_late)
+        route = Route(tuple(links), (*routers, None), inbound, lane)
         self.routes.append(route)
         return route
 
@@ -420,15 +434,14 @@ class Fabric:
             assert place.router is not None
             self._unreachable(place.router, packet, place.code, due, now)
         elif due <= now:
-            self._hand_over((place, packet), due, now)
+            self._hand_over(place, packet, due, now)
         elif lane is not None:
-            if not lane.push(due, (place, packet)):
+            if not lane.push(due, packet):
                 self._drop("delay-line-full", "delay line", packet, now, inbound=True)
-        elif not self.line.push(due, self._hand_over_late, (place, packet)):
+        elif not self.line.push(due, self._hand_over_waited, (place, packet)):
             self._drop("delay-line-full", "delay line", packet, now, inbound=True)
 
-    def _hand_over(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
-        place, packet = item
+    def _hand_over(self, place: Place, packet: Ipv4Packet, due: float, now: float):
         if place.router is not None:
             host = place.router.hosts.get(packet.dst)
         else:
@@ -444,11 +457,14 @@ class Fabric:
         finally:
             self._sending_at = None
 
-    def _hand_over_late(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
+    def _hand_over_waited(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
+        self._hand_over_late(*item, due, now)
+
+    def _hand_over_late(self, place: Place, packet: Ipv4Packet, due: float, now: float):
         # From the delay line, not from the engine's frame loop: the peer's
         # malformed payload must be counted here, as the engine would.
         try:
-            self._hand_over(item, due, now)
+            self._hand_over(place, packet, due, now)
         except MalformedFrame as error:
             self.malformed[str(error)] += 1
 
