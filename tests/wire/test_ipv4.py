@@ -88,6 +88,28 @@ def test_round_trip_with_options_of_any_content(packet: Ipv4Packet) -> None:
     assert ipv4.parse(ipv4.emit(packet)) == packet
 
 
+@given(
+    ipv4_packets(options=st.sampled_from([b"", b"\x01" * 4])),
+    st.binary(max_size=20),
+    st.binary(max_size=8),
+)
+def test_a_packet_is_read_in_place_as_if_cut_out(
+    packet: Ipv4Packet, before: bytes, padding: bytes
+) -> None:
+    data = before + ipv4.emit(packet) + padding
+    assert ipv4.parse(data, len(before)) == ipv4.parse(data[len(before) :]) == packet
+
+
+@pytest.mark.parametrize("length", [0, 19, 83])
+def test_a_packet_read_in_place_fails_as_one_cut_out(length: int) -> None:
+    data = frames.PING[: 14 + length]
+    with pytest.raises(MalformedFrame) as in_place:
+        ipv4.parse(data, 14)
+    with pytest.raises(MalformedFrame) as cut_out:
+        ipv4.parse(data[14:])
+    assert in_place.value.reason == cut_out.value.reason
+
+
 def _with_header(data: bytes, offset: int, value: bytes) -> bytes:
     """Replace header bytes at offset and fix the header checksum."""
     header_length = (data[0] & 0xF) * 4

@@ -458,6 +458,7 @@ class Fabric:
             self._sending_at = None
 
     def _hand_over_waited(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
+        """A packet that waited in the line itself (shaped on the TAP link)."""
         self._hand_over_late(*item, due, now)
 
     def _hand_over_late(self, place: Place, packet: Ipv4Packet, due: float, now: float):

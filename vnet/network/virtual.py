@@ -28,7 +28,6 @@ from vnet.wire.ethernet import (
     BROADCAST,
     ETHERTYPE_ARP,
     ETHERTYPE_IPV4,
-    EthernetFrame,
 )
 from vnet.wire.ipv4 import Ipv4Packet
 
@@ -76,18 +75,20 @@ class VirtualNetwork:
 
     def handle_frame(self, data: bytes, now: float) -> None:
         """Deliver one frame. A malformed one raises MalformedFrame."""
-        frame = ethernet.parse(data)
-        if frame.ethertype == ETHERTYPE_IPV4:
-            self._handle_ipv4(frame, ipv4.parse(frame.payload), now)
-        elif frame.ethertype == ETHERTYPE_ARP:
-            self._handle_arp(frame, arp.parse(frame.payload), now)
+        _dst, src, ethertype = ethernet.header(data)
+        if ethertype == ETHERTYPE_IPV4:
+            # Read in place: the payload is not copied out of the frame.
+            self._handle_ipv4(src, ipv4.parse(data, ethernet.HEADER_LENGTH), now)
+        elif ethertype == ETHERTYPE_ARP:
+            self._handle_arp(arp.parse(data[ethernet.HEADER_LENGTH :]), now)
         else:
             self.counters["ignored ethertype"] += 1
 
-    def _handle_ipv4(self, frame: EthernetFrame, packet: Ipv4Packet, now: float):
+    def _handle_ipv4(self, mac: bytes, packet: Ipv4Packet, now: float):
+        """A packet from the peer at `mac`."""
         # _learn, inline: this runs for every packet.
         address = packet.src
-        self._peer_mac = mac = frame.src
+        self._peer_mac = mac
         neighbours = self._neighbours
         if address not in neighbours and len(neighbours) >= MAX_NEIGHBOURS:
             neighbours.clear()  # as in _learn
@@ -103,7 +104,7 @@ class VirtualNetwork:
             return
         host.receive(packet, now)
 
-    def _handle_arp(self, frame: EthernetFrame, request: ArpPacket, now: float):
+    def _handle_arp(self, request: ArpPacket, now: float):
         self._learn(request.sender_ip, request.sender_mac)
         if self._ownership is not None:
             self._ownership.observe(request.sender_ip, request.sender_mac, now)

@@ -60,6 +60,13 @@ def parse(data: bytes) -> EthernetFrame:
     return _new_value(EthernetFrame, (dst, src, ethertype, data[HEADER_LENGTH:]))
 
 
+def header(data: bytes) -> tuple[bytes, bytes, int]:
+    """A frame's destination, source and EtherType, without its payload."""
+    if len(data) < HEADER_LENGTH:
+        raise MalformedFrame("ethernet", f"{len(data)} bytes, header needs 14")
+    return _HEADER.unpack_from(data)
+
+
 def emit(frame: EthernetFrame) -> bytes:
     """Encode a frame, without padding and without FCS."""
     return encode(*frame)

@@ -70,10 +70,15 @@ class Ipv4Packet(NamedTuple):
         return bool(self.flags & FLAG_MF) or self.fragment_offset != 0
 
 
-def parse(data: bytes) -> Ipv4Packet:
-    """Decode and check a packet; Ethernet padding after total length is cut."""
-    if len(data) < MIN_HEADER_LENGTH:
-        raise MalformedFrame("ipv4", f"{len(data)} bytes, header needs 20")
+def parse(data: bytes, start: int = 0) -> Ipv4Packet:
+    """Decode and check a packet; Ethernet padding after total length is cut.
+
+    The packet begins at `start` of `data`: a frame's payload is read in
+    place, with no copy of it made first.
+    """
+    available = len(data) - start
+    if available < MIN_HEADER_LENGTH:
+        raise MalformedFrame("ipv4", f"{available} bytes, header needs 20")
     (
         version_ihl,
         tos,
@@ -85,10 +90,10 @@ def parse(data: bytes) -> Ipv4Packet:
         _checksum,
         src,
         dst,
-    ) = _HEADER.unpack_from(data)
-    if version_ihl == 0x45 and 20 <= total_length <= len(data):
+    ) = _HEADER.unpack_from(data, start)
+    if version_ihl == 0x45 and 20 <= total_length <= available:
         # The usual packet, with no options: the checks below, in short.
-        if int.from_bytes(data[:20], "big") % _ONES:
+        if int.from_bytes(data[start : start + 20], "big") % _ONES:
             raise MalformedFrame("ipv4", "bad header checksum")
         return _new_value(
             Ipv4Packet,
@@ -96,7 +101,7 @@ def parse(data: bytes) -> Ipv4Packet:
                 src,
                 dst,
                 protocol,
-                data[20:total_length],
+                data[start + 20 : start + total_length],
                 ttl,
                 ident,
                 flags_fragment >> 13,
@@ -105,6 +110,8 @@ def parse(data: bytes) -> Ipv4Packet:
                 b"",
             ),
         )
+    if start:
+        return parse(data[start:])
     header_length = (version_ihl & 0xF) * 4
     # One chained test passes a good packet; _length_error names the fault.
     if version_ihl >> 4 != 4 or not 20 <= header_length <= total_length <= len(data):
