@@ -34,6 +34,7 @@ from vnet.wire.ipv4 import Ipv4Packet
 log = logging.getLogger(__name__)
 
 MAX_HOSTS = 65_536
+_IPV4_TYPE = ETHERTYPE_IPV4.to_bytes(2, "big")
 MAX_NEIGHBOURS = 4_096
 
 
@@ -201,9 +202,9 @@ class VirtualNetwork:
             self.fabric.send(host, packet)
             return
         mac = self._neighbours.get(packet.dst, self._peer_mac)
-        self._transmit(
-            ethernet.encode(mac, host.mac, ETHERTYPE_IPV4, ipv4.emit(packet))
-        )
+        # ethernet.encode without its checks: both MACs are six bytes, one
+        # a host's own, the other read from a frame.
+        self._transmit(b"".join((mac, host.mac, _IPV4_TYPE, ipv4.emit(packet))))
 
     def _frame_packet(
         self, src_mac: bytes, packet: Ipv4Packet, ttl: int | None = None

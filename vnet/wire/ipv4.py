@@ -177,15 +177,17 @@ def emit(packet: Ipv4Packet, ttl: int | None = None) -> bytes:
     ) = packet
     if ttl is None:
         ttl = own_ttl
-    # RFC 791 3.1: the header is a whole number of 32-bit words, at most 15.
-    if len(options) & 3 or len(options) > MAX_OPTIONS_LENGTH:
-        raise ValueError(f"options are {len(options)} bytes, need 4n <= 40")
+    header_length = MIN_HEADER_LENGTH
+    if options:
+        # RFC 791 3.1: the header is a whole number of 32-bit words, at most 15.
+        if len(options) & 3 or len(options) > MAX_OPTIONS_LENGTH:
+            raise ValueError(f"options are {len(options)} bytes, need 4n <= 40")
+        header_length += len(options)
     if flags & ~0x7 or fragment_offset & ~0x1FFF:
         raise ValueError(
             f"flags {flags!r} or fragment offset {fragment_offset!r} out of range"
         )
 
-    header_length = MIN_HEADER_LENGTH + len(options)
     try:
         version_ihl = 0x40 | header_length >> 2
         total_length = header_length + len(payload)
