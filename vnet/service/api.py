@@ -30,11 +30,21 @@ from typing import Any, ClassVar
 from vnet.events import EventSink, NullSink
 
 _connection_numbers = itertools.count(1)
+# The process's part of each id, read once: getpid is a system call.
+_process_part = f"{os.getpid() % 10000:04d}"
+
+
+def _after_fork() -> None:
+    global _process_part
+    _process_part = f"{os.getpid() % 10000:04d}"
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def new_connection_id() -> str:
     """A short id that is unique within a run and unlikely across runs."""
-    return f"{os.getpid() % 10000:04d}-{next(_connection_numbers):06d}"
+    return f"{_process_part}-{next(_connection_numbers):06d}"
 
 
 @dataclass(frozen=True)
