@@ -403,12 +403,23 @@ _INSERT_CHUNK = "INSERT INTO events VALUES " + ",".join([_ROW] * CHUNK)
 def insert_records(db: sqlite3.Connection, batch: list[Queued]) -> None:
     """Insert queued records in the caller's transaction."""
     first_id = _next_id(db)
+    _insert_events(db, first_id, batch)
+    _insert_traps_and_messages(db, first_id, batch)
+
+
+def _insert_events(db: sqlite3.Connection, first_id: int, batch: list[Queued]):
     rows = [(event_id, *row) for event_id, (row, _) in enumerate(batch, first_id)]
     whole = len(rows) - len(rows) % CHUNK
     for start in range(0, whole, CHUNK):
         chunk = rows[start : start + CHUNK]
         db.execute(_INSERT_CHUNK, [value for row in chunk for value in row])
     db.executemany(_INSERT_ONE, rows[whole:])
+
+
+def _insert_traps_and_messages(
+    db: sqlite3.Connection, first_id: int, batch: list[Queued]
+) -> None:
+    """The rows of the special records' own tables."""
     traps: list[tuple] = []
     messages: list[tuple] = []
     recipients: list[tuple] = []
