@@ -261,7 +261,8 @@ def make_host(
     kwargs.setdefault("cookie_key", b"a test cookie key")
     if config is not None:
         kwargs["config"] = config
-    return TcpHost(SERVER, PlainPersonality(seed=seed), **kwargs)  # type: ignore[arg-type]
+    personality = PlainPersonality(seed=seed)
+    return TcpHost(SERVER, personality, **kwargs)  # type: ignore[arg-type]
 
 
 def relative(segment: TcpSegment, peer: ScriptedPeer) -> int:

@@ -173,7 +173,6 @@ class DelayLine:
     def on_deadline(self, now: float) -> None:
         heap = self._heap
         pop = heapq.heappop
-        ran = 0
         self.wakeups += 1
         self._running = True
         try:
@@ -182,22 +181,11 @@ class DelayLine:
                 if action is _LANE:
                     self._run_lane(item, now)
                 else:
-                    ran += 1
                     self.count -= 1
-                    self._late(due)
+                    self.lateness.add(self._clock() - due)
                     action(item, due, now)
         finally:
-            self.lateness.total += ran
             self._running = False
-
-    def _late(self, due: float) -> None:
-        """Count how late work due at `due` runs (Lateness.add, inlined)."""
-        lateness = self.lateness
-        late = self._clock() - due
-        index = int(late * BUCKETS_PER_SECOND) if late > 0.0 else 0
-        lateness.counts[index if index < BUCKETS else BUCKETS] += 1
-        if late > lateness.largest:
-            lateness.largest = late
 
     def _run_lane(self, lane: Lane, now: float) -> None:
         """Run what has come due in `lane`, then queue its next item."""
@@ -216,7 +204,7 @@ class DelayLine:
                     break
                 ran += 1
                 self.count -= 1
-                # _late, inlined: this runs for every delayed packet.
+                # Lateness.add, inlined: this runs for every delayed packet.
                 late = clock() - due
                 index = int(late * BUCKETS_PER_SECOND) if late > 0.0 else 0
                 counts[index if index < BUCKETS else BUCKETS] += 1

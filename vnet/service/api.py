@@ -124,16 +124,7 @@ class ConnectionEvents(BoundEvents):
         }
 
     def emit(self, event_id: str, **fields: Any) -> None:
-        self._sink.emit(
-            event_id,
-            connection=self._connection,
-            peer=self._peer,
-            peer_port=self._peer_port,
-            host=self._host,
-            port=self._port,
-            service=self._service,
-            **fields,
-        )
+        self._sink.emit(event_id, **self.fields(), **fields)
 
 
 @dataclass(slots=True)
