@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -98,9 +100,12 @@ def test_run_drops_root_and_shows_a_status_line_on_a_terminal(netns, tmp_path):
         "templates: {plain: {}}\n"
         "hosts: [{address: 192.0.2.10, template: plain}]\n"
     )
+    # Not the default var/ of the checkout: nobody must reach the state
+    # directory after the drop, wherever the checkout lies.
+    state_dir = tempfile.mkdtemp(prefix="vnet-state-")
     controller, terminal = pty.openpty()
     process = netns.popen(
-        sys.executable, "-m", "vnet", "run", str(path),
+        sys.executable, "-m", "vnet", "run", str(path), "--state-dir", state_dir,
         stdout=subprocess.PIPE, stderr=terminal, text=True,
     )  # fmt: skip
     os.close(terminal)
@@ -115,6 +120,7 @@ def test_run_drops_root_and_shows_a_status_line_on_a_terminal(netns, tmp_path):
         process.wait(10)
         process.stdout.close()
         os.close(controller)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
     assert "frames in" in status and "hosts 1" in status
     assert uid == 65534  # nobody
