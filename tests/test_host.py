@@ -4,10 +4,11 @@ from typing import NamedTuple
 
 import pytest
 
-from vnet.host import Host, reset_for
+from vnet.host import Host, PlainPersonality, Reply, reset_for
 from vnet.wire import icmp, ipv4, tcp, udp
+from vnet.wire.errors import MalformedFrame
 from vnet.wire.icmp import IcmpMessage
-from vnet.wire.ipv4 import FLAG_MF, Ipv4Packet
+from vnet.wire.ipv4 import FLAG_DF, FLAG_MF, Ipv4Packet
 from vnet.wire.tcp import TcpSegment
 from vnet.wire.udp import UdpDatagram
 
@@ -51,6 +52,64 @@ def test_echo_request_gets_an_echo_reply_with_the_same_id_and_data():
     assert reply.type == icmp.ECHO_REPLY
     assert (reply.identifier, reply.sequence) == (0x1234, 7)
     assert reply.payload == b"abc" * 20
+
+
+def test_an_echo_reply_is_the_request_with_type_0_stamped_as_an_echo():
+    host, sent = make_host()
+    host.personality = Stamped()
+    request = icmp.echo(icmp.ECHO_REQUEST, 0x1234, 7, b"abc" * 20, code=9)
+
+    receive(host, ipv4.PROTO_ICMP, icmp.emit(request))
+
+    [packet] = sent
+    expected = icmp.echo(icmp.ECHO_REPLY, 0x1234, 7, b"abc" * 20, code=9)
+    assert packet.payload == icmp.emit(expected)
+    assert (packet.ttl, packet.ident, packet.flags) == (99, 0x4321, FLAG_DF)
+    assert host.personality.kinds == ["icmp-echo"]
+
+
+def test_an_echo_with_a_bad_checksum_is_the_peers_mistake():
+    host, sent = make_host()
+    request = bytearray(icmp.emit(icmp.echo(icmp.ECHO_REQUEST, 1, 1, b"data")))
+    request[9] ^= 0x10
+
+    with pytest.raises(MalformedFrame, match="bad checksum"):
+        receive(host, ipv4.PROTO_ICMP, bytes(request))
+    assert sent == []
+
+
+def test_a_personality_that_answers_echoes_its_own_way_is_asked():
+    host, sent = make_host()
+    host.personality = CodeZero()
+    request = icmp.echo(icmp.ECHO_REQUEST, 1, 2, b"data", code=9)
+
+    receive(host, ipv4.PROTO_ICMP, icmp.emit(request))
+
+    [packet] = sent
+    assert icmp.parse(packet.payload) == icmp.echo(icmp.ECHO_REPLY, 1, 2, b"data")
+    assert not CodeZero.echoes_verbatim and PlainPersonality.echoes_verbatim
+
+
+class Stamped(PlainPersonality):
+    """Echoes as PlainPersonality does, with a stamp of its own."""
+
+    __slots__ = ("kinds",)
+
+    def __init__(self):
+        super().__init__()
+        self.kinds = []
+
+    def header(self, kind, now, peer=0):
+        self.kinds.append(kind)
+        return 99, 0x4321, FLAG_DF
+
+
+class CodeZero(PlainPersonality):
+    """Answers every echo with code 0, whatever the request's code."""
+
+    def echo_reply(self, packet, request, now):
+        message = IcmpMessage(icmp.ECHO_REPLY, 0, request.rest, request.payload)
+        return Reply(message)
 
 
 def test_every_packet_sent_gets_a_fresh_ip_id():
@@ -158,8 +217,6 @@ def test_fragments_are_dropped():
 
 
 def test_a_bad_tcp_checksum_is_the_peers_mistake():
-    from vnet.wire.errors import MalformedFrame
-
     host, _ = make_host()
     segment = bytearray(tcp.emit(TcpSegment(1, 80, 1, 0, tcp.SYN, 1), PEER, HOST))
     segment[16] ^= 0xFF

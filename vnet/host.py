@@ -70,7 +70,14 @@ class Personality(Protocol):
     The other methods answer what no service answers: an echo request, a
     datagram to a closed UDP port, a segment to a closed TCP port. Each
     returns the Reply to send, or None to stay silent.
+
+    `echoes_verbatim` is True when every echo reply is the request itself
+    with type 0 (same code, identifier, sequence and data) and the usual
+    "icmp-echo" stamp: the host then answers from the request's bytes and
+    does not call `echo_reply` at all.
     """
+
+    echoes_verbatim: bool
 
     def header(self, kind: str, now: float, peer: int = 0) -> tuple[int, int, int]: ...
 
@@ -116,6 +123,14 @@ class PlainPersonality:
     """
 
     __slots__ = ("_next_ident",)
+
+    # True while `echo_reply` is this class's own; a subclass that answers
+    # echoes its own way is answered through its `echo_reply`.
+    echoes_verbatim = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.echoes_verbatim = cls.echo_reply is PlainPersonality.echo_reply
 
     def __init__(self, first_ident: int = 1) -> None:
         self._next_ident = first_ident
@@ -226,6 +241,18 @@ class Host:
             self._send_unreachable(packet, icmp.PROTOCOL_UNREACHABLE, now)
 
     def _receive_icmp(self, packet: Ipv4Packet, now: float) -> None:
+        personality = self.personality
+        if personality.echoes_verbatim:
+            # The usual ping, answered from its own bytes: this runs for
+            # every echo request, so it builds no message and no Reply.
+            payload = icmp.answer_echo(packet.payload, verify=True)
+            if payload is not None:
+                src = packet.src
+                ttl, ident, flags = personality.header("icmp-echo", now, src)
+                fields = (self.address, src, ipv4.PROTO_ICMP, payload, ttl, ident)
+                reply = _new_value(Ipv4Packet, fields + (flags, 0, 0, b""))
+                self._send_packet(self, reply)
+                return
         message = icmp.parse(packet.payload)
         if message.type == icmp.ECHO_REQUEST:
             reply = self.personality.echo_reply(packet, message, now)

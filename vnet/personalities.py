@@ -134,6 +134,9 @@ class FingerprintPersonality:
 
     __slots__ = ("behaviour",)
 
+    # The fingerprint decides each echo reply's code, TTL, DF and IP ID.
+    echoes_verbatim = False
+
     def __init__(self, chosen: Behaviour) -> None:
         self.behaviour = chosen
 

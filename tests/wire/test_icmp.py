@@ -1,5 +1,6 @@
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from vnet.wire import MalformedFrame, ethernet, icmp, ipv4
 from vnet.wire.icmp import IcmpMessage
@@ -10,8 +11,10 @@ from .strategies import (
     echo_messages,
     error_messages,
     icmp_messages,
+    payloads,
     quoted_datagrams,
     timestamp_messages,
+    uint16,
 )
 
 CLIENT = addr_from_str("192.0.2.10")
@@ -186,3 +189,48 @@ def test_emit_refuses_fields_out_of_range(message: IcmpMessage) -> None:
 def test_echo_refuses_fields_out_of_range(identifier: int, sequence: int) -> None:
     with pytest.raises(ValueError):
         icmp.echo(icmp.ECHO_REQUEST, identifier, sequence, b"")
+
+
+@given(uint16, uint16, payloads, st.integers(0, 255))
+def test_answer_echo_makes_the_bytes_emit_makes(
+    identifier: int, sequence: int, data: bytes, code: int
+) -> None:
+    request = icmp.emit(icmp.echo(icmp.ECHO_REQUEST, identifier, sequence, data, code))
+    expected = icmp.emit(icmp.echo(icmp.ECHO_REPLY, identifier, sequence, data, code))
+
+    answer = icmp.answer_echo(request, verify=True)
+
+    # None only for the one checksum whose answer emit must choose.
+    assert answer == expected or (answer is None and request[2:4] == b"\xf7\xff")
+
+
+@pytest.mark.parametrize(
+    ("sequence", "checksum"), [(0, b"\xff\xff"), (0xFFFF, b"\x00\x00")]
+)
+def test_answer_echo_leaves_the_zero_checksums_to_emit(
+    sequence: int, checksum: bytes
+) -> None:
+    # Both requests have checksum 0xf7ff. Their replies sum to zero, which
+    # emit writes as 0xffff for the all-zero message and 0x0000 otherwise.
+    request = icmp.emit(icmp.echo(icmp.ECHO_REQUEST, 0, sequence, b""))
+    reply = icmp.emit(icmp.echo(icmp.ECHO_REPLY, 0, sequence, b""))
+
+    assert request[2:4] == b"\xf7\xff"
+    assert icmp.answer_echo(request, verify=True) is None
+    assert reply[2:4] == checksum
+
+
+def test_answer_echo_is_none_for_other_messages() -> None:
+    reply = icmp.emit(icmp.echo(icmp.ECHO_REPLY, 1, 1, b"data"))
+
+    assert icmp.answer_echo(reply, verify=True) is None
+    assert icmp.answer_echo(b"\x08\x00\xf7", verify=True) is None
+
+
+# From 1: a flipped bit in the type makes it no echo request at all.
+@pytest.mark.parametrize("offset", range(1, 64))
+def test_answer_echo_with_verify_refuses_a_flipped_bit(offset: int) -> None:
+    data = bytearray(_icmp_bytes(frames.PING))
+    data[offset] ^= 0x01
+    with pytest.raises(MalformedFrame, match="bad checksum"):
+        icmp.answer_echo(bytes(data), verify=True)

@@ -62,6 +62,7 @@ HEADER_LENGTH = 8
 # on the type (identifier and sequence number, pointer, gateway, unused).
 _HEADER = struct.Struct("!BBHI")
 _TIMESTAMPS = struct.Struct("!III")
+_FIRST_WORD_AND_SUM = struct.Struct("!BBH")
 # The fields of a quoted IPv4 header that parse_quote reads: version and
 # IHL, flags and fragment offset, protocol, source and destination.
 _QUOTED_HEADER = struct.Struct("!B5xHxB2xII")
@@ -124,26 +125,34 @@ def emit(message: IcmpMessage) -> bytes:
     return header + payload
 
 
-def answer_echo(request: bytes) -> bytes | None:
+def answer_echo(request: bytes, verify: bool = False) -> bytes | None:
     """The echo reply to the echo request `request`, both as bytes; else None.
 
-    None unless `request` is a well-formed echo request. The reply keeps the
-    request's code, identifier, sequence number and data, so only the type
-    changes, from 8 to 0, and the checksum is updated for that one word as
-    RFC 1624 section 3 does (eqn. 3), without summing the data again.
+    None unless `request` is an echo request, and for the rare checksum that
+    the update below would make 0x0000. The reply keeps the request's code,
+    identifier, sequence number and data, so only the type changes, from 8
+    to 0, and the checksum is updated for that one word as RFC 1624 section 3
+    does (eqn. 3), without summing the data again. With `verify`, a request
+    whose checksum is wrong raises MalformedFrame, as `parse` does; without,
+    the caller has checked it.
     """
     if len(request) < HEADER_LENGTH or request[0] != ECHO_REQUEST:
         return None
-    checksum = request[2] << 8 | request[3]
-    # HC' = ~(~HC + ~m + m'), m = type 8 and code, m' = type 0 and code:
-    # the code cancels, leaving ~HC + ~0x0800 taken in one's complement.
-    total = (checksum ^ _ONES) + (ECHO_REQUEST << 8 ^ _ONES)
-    total = (total & _ONES) + (total >> 16)
-    updated = total ^ _ONES
-    if updated == 0:
-        # Zero may stand for a sum of 0 or 0xffff, which emit tells apart.
+    if verify:
+        total = int.from_bytes(request, "big")
+        if len(request) & 1:
+            total <<= 8
+        if total % _ONES or not total:
+            raise MalformedFrame("icmp", "bad checksum")
+    # RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), with m the old first word
+    # (type 8 and the code) and m' the new one (type 0, the same code),
+    # comes to HC + 0x0800 in one's complement arithmetic.
+    total = (request[2] << 8 | request[3]) + (ECHO_REQUEST << 8)
+    updated = (total & _ONES) + (total >> 16)
+    if updated == _ONES:
+        # emit writes this sum's checksum as 0x0000; leave that case to it.
         return None
-    return b"\x00" + request[1:2] + updated.to_bytes(2, "big") + request[4:]
+    return _FIRST_WORD_AND_SUM.pack(ECHO_REPLY, request[1], updated) + request[4:]
 
 
 def echo(
