@@ -73,15 +73,15 @@ class Engine:
         self.pcap = pcap
         self.seed = seed
         self.frames_in = 0
-        self.frames_out = 0
-        self.frames_dropped = 0
         self.malformed: Counter[str] = Counter()
         self.plan = AddressPlan(topology.hosts)
         # Read nmap's vendor prefixes now, not on the first host's first frame.
         load_prefixes()
         self.network = VirtualNetwork(
             self._make_host,
-            self._transmit,
+            # Straight to the link, which counts what it writes, unless each
+            # frame is recorded too: this runs for every frame sent.
+            link.write_frame if pcap is None else self._transmit_recorded,
             self._ownership(link),
             fabric=build_fabric(
                 topology,
@@ -264,13 +264,10 @@ class Engine:
         except MalformedFrame as error:
             self.malformed[str(error)] += 1
 
-    def _transmit(self, frame: bytes) -> None:
-        if self.link.write_frame(frame):
-            self.frames_out += 1
-        else:
-            self.frames_dropped += 1
-        if self.pcap is not None:
-            self.pcap.write(frame, time.time())
+    def _transmit_recorded(self, frame: bytes) -> None:
+        assert self.pcap is not None
+        self.link.write_frame(frame)
+        self.pcap.write(frame, time.time())
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -306,8 +303,8 @@ class Engine:
         return {
             "hosts_contacted": self.network.counters["hosts contacted"],
             "frames_in": self.frames_in,
-            "frames_out": self.frames_out,
-            "frames_dropped": self.frames_dropped,
+            "frames_out": self.link.frames_out,
+            "frames_dropped": self.link.frames_dropped,
             "malformed": sum(self.malformed.values()),
             "malformed_reasons": dict(self.malformed.most_common(20)),
             "connections": sum(

@@ -14,6 +14,9 @@ class Link(Protocol):
     """A source and sink of raw Ethernet frames on a non-blocking descriptor."""
 
     name: str
+    # Frames written, and frames the link refused (see write_frame).
+    frames_out: int
+    frames_dropped: int
 
     def fileno(self) -> int: ...
 
@@ -22,7 +25,11 @@ class Link(Protocol):
         ...
 
     def write_frame(self, frame: bytes) -> bool:
-        """Send one frame; False when the device queue is full and it was dropped."""
+        """Send one frame; False when the device queue is full and it was dropped.
+
+        The link counts both outcomes, so that the engine can hand its frames
+        straight to this method.
+        """
         ...
 
     def close(self) -> None: ...

@@ -39,6 +39,8 @@ class PacketLink:
         self._socket.setblocking(False)
         self.name = name
         self.mac = self._socket.getsockname()[4]
+        self.frames_out = 0
+        self.frames_dropped = 0
         log.info("attached to interface %s", name)
 
     def fileno(self) -> int:
@@ -60,7 +62,9 @@ class PacketLink:
         try:
             self._socket.send(frame)
         except (BlockingIOError, OSError):
+            self.frames_dropped += 1
             return False
+        self.frames_out += 1
         return True
 
     def close(self) -> None:

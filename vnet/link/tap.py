@@ -33,6 +33,8 @@ class TapLink:
             raise LinkError(f"cannot open TAP device {name!r}: {error}") from error
         self.name = self._device.name
         self._fd = self._device.fileno()
+        self.frames_out = 0
+        self.frames_dropped = 0
         flags = fcntl.fcntl(self._fd, fcntl.F_GETFL)
         fcntl.fcntl(self._fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
         log.info("opened TAP device %s", self.name)
@@ -51,12 +53,15 @@ class TapLink:
         try:
             os.write(self._fd, frame)
         except BlockingIOError:
+            self.frames_dropped += 1
             return False
         except OSError as error:
             # The kernel refuses frames while the interface is down (EIO).
             if error.errno in (errno.EIO, errno.ENOBUFS):
+                self.frames_dropped += 1
                 return False
             raise
+        self.frames_out += 1
         return True
 
     def close(self) -> None:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MAX_HOSTS = 65_536
 _IPV4_TYPE = ETHERTYPE_IPV4.to_bytes(2, "big")
+_ARP_TYPE = ETHERTYPE_ARP.to_bytes(2, "big")
 MAX_NEIGHBOURS = 4_096
 
 
@@ -76,24 +77,28 @@ class VirtualNetwork:
 
     def handle_frame(self, data: bytes, now: float) -> None:
         """Deliver one frame. A malformed one raises MalformedFrame."""
-        _dst, src, ethertype = ethernet.header(data)
-        if ethertype == ETHERTYPE_IPV4:
-            # Read in place: the payload is not copied out of the frame.
-            self._handle_ipv4(src, ipv4.parse(data, ethernet.HEADER_LENGTH), now)
-        elif ethertype == ETHERTYPE_ARP:
+        # ethernet.header, inline: this runs for every frame, and a packet
+        # is read in place, with no copy of its payload out of the frame.
+        if len(data) < ethernet.HEADER_LENGTH:
+            ethernet.header(data)  # raises, naming the fault
+        ethertype = data[12:14]
+        if ethertype == _IPV4_TYPE:
+            packet = ipv4.parse(data, ethernet.HEADER_LENGTH)
+        elif ethertype == _ARP_TYPE:
             self._handle_arp(arp.parse(data[ethernet.HEADER_LENGTH :]), now)
+            return
         else:
             self.counters["ignored ethertype"] += 1
+            return
 
-    def _handle_ipv4(self, mac: bytes, packet: Ipv4Packet, now: float):
-        """A packet from the peer at `mac`."""
-        # _learn, inline: this runs for every packet.
+        # The sender is learnt (_learn, inline) from its frame's source MAC.
         address = packet.src
-        self._peer_mac = mac
+        mac = self._peer_mac = data[6:12]
         neighbours = self._neighbours
         if address not in neighbours and len(neighbours) >= MAX_NEIGHBOURS:
             neighbours.clear()  # as in _learn
         neighbours[address] = mac
+
         if self.fabric is not None:
             if not self.fabric.receive(packet, now):
                 self.counters["not ours"] += 1
