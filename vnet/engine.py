@@ -264,10 +264,11 @@ class Engine:
         except MalformedFrame as error:
             self.malformed[str(error)] += 1
 
-    def _transmit_recorded(self, frame: bytes) -> None:
+    def _transmit_recorded(self, frame: bytes) -> bool:
         assert self.pcap is not None
-        self.link.write_frame(frame)
+        written = self.link.write_frame(frame)
         self.pcap.write(frame, time.time())
+        return written
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -300,13 +301,18 @@ class Engine:
             self.detach()
 
     def summary(self) -> dict[str, Any]:
+        # With a fabric, a packet's payload is read, and found malformed,
+        # as the fabric hands it to its host: the fabric counts those.
+        malformed = self.malformed.copy()
+        if self.network.fabric is not None:
+            malformed.update(self.network.fabric.malformed)
         return {
             "hosts_contacted": self.network.counters["hosts contacted"],
             "frames_in": self.frames_in,
             "frames_out": self.link.frames_out,
             "frames_dropped": self.link.frames_dropped,
-            "malformed": sum(self.malformed.values()),
-            "malformed_reasons": dict(self.malformed.most_common(20)),
+            "malformed": sum(malformed.values()),
+            "malformed_reasons": dict(malformed.most_common(20)),
             "connections": sum(
                 len(server.tcp) for server in list(self.servers.values())
             ),

@@ -247,11 +247,13 @@ class Host:
             # every echo request, so it builds no message and no Reply.
             payload = icmp.answer_echo(packet.payload, verify=True)
             if payload is not None:
-                src = packet.src
-                ttl, ident, flags = personality.header("icmp-echo", now, src)
-                fields = (self.address, src, ipv4.PROTO_ICMP, payload, ttl, ident)
-                reply = _new_value(Ipv4Packet, fields + (flags, 0, 0, b""))
-                self._send_packet(self, reply)
+                peer = packet.src
+                ttl, ident, flags = personality.header("icmp-echo", now, peer)
+                fields = (
+                    self.address, peer, ipv4.PROTO_ICMP, payload,
+                    ttl, ident, flags, 0, 0, b"",
+                )  # fmt: skip
+                self._send_packet(self, _new_value(Ipv4Packet, fields))
                 return
         message = icmp.parse(packet.payload)
         if message.type == icmp.ECHO_REQUEST:

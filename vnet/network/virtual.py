@@ -53,7 +53,7 @@ class VirtualNetwork:
     def __init__(
         self,
         make_host: Callable[[int], Host | None],
-        transmit: Callable[[bytes], None],
+        transmit: Callable[[bytes], object],
         ownership: Ownership | None = None,
         max_hosts: int = MAX_HOSTS,
         fabric: Fabric | None = None,
@@ -216,7 +216,8 @@ class VirtualNetwork:
     ) -> bytes:
         """The frame of `packet` from `src_mac`, sent with `ttl` if given."""
         mac = self._neighbours.get(packet.dst, self._peer_mac)
-        return ethernet.encode(mac, src_mac, ETHERTYPE_IPV4, ipv4.emit(packet, ttl))
+        # ethernet.encode without its checks, as in send_packet.
+        return b"".join((mac, src_mac, _IPV4_TYPE, ipv4.emit(packet, ttl)))
 
     # --- timers and records ------------------------------------------------
 
