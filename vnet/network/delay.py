@@ -19,18 +19,24 @@ enough (10 microseconds) to show a median and a 99th percentile.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
-from collections import deque
+import math
+import operator
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 Action = Callable[[Any, float, float], None]
 
 BUCKET = 10e-6
-BUCKETS_PER_SECOND = 100_000
 BUCKETS = 10_000  # up to 100 ms in 10 us steps; later than that is one bucket
 MAX_WAITING = 262_144
+# Lateness samples kept before they are sorted into buckets.
+FOLD_AT = 4096
+# Seconds, in buckets.
+_IN_BUCKETS = functools.partial(operator.mul, 1 / BUCKET)
 
 
 class Watcher(Protocol):
@@ -40,35 +46,69 @@ class Watcher(Protocol):
 
 
 class Lateness:
-    """A histogram of how late scheduled work ran, in 10 us buckets."""
+    """A histogram of how late scheduled work ran, in 10 us buckets.
 
-    __slots__ = ("counts", "total", "largest")
+    The delay line appends each lateness to `samples`, which costs one call
+    per packet; they are sorted into the buckets a few thousand at a time,
+    by loops that run in C (`fold`), and before anything reads the figures.
+    """
+
+    __slots__ = ("samples", "_counts", "_folded", "_largest")
 
     def __init__(self) -> None:
-        self.counts = [0] * (BUCKETS + 1)
-        self.total = 0
-        self.largest = 0.0
+        self.samples: list[float] = []
+        self._counts = [0] * (BUCKETS + 1)
+        self._folded = 0
+        self._largest = 0.0
 
     def add(self, seconds: float) -> None:
-        index = int(seconds / BUCKET) if seconds > 0.0 else 0
-        self.counts[index if index < BUCKETS else BUCKETS] += 1
-        self.total += 1
-        if seconds > self.largest:
-            self.largest = seconds
+        self.samples.append(seconds)
+        if len(self.samples) >= FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Sort the samples waiting into their buckets."""
+        samples = self.samples
+        if not samples:
+            return
+        self._largest = max(self._largest, max(samples))
+        counts = self._counts
+        # Each sample's bucket: floor(seconds / BUCKET), negative ones in 0.
+        buckets = Counter(map(math.floor, map(_IN_BUCKETS, samples)))
+        for bucket, count in buckets.items():
+            counts[min(max(bucket, 0), BUCKETS)] += count
+        self._folded += len(samples)
+        samples.clear()
+
+    @property
+    def counts(self) -> list[int]:
+        """Samples per bucket; the last bucket holds everything later."""
+        self.fold()
+        return self._counts
+
+    @property
+    def total(self) -> int:
+        return self._folded + len(self.samples)
+
+    @property
+    def largest(self) -> float:
+        self.fold()
+        return self._largest
 
     def quantile(self, share: float) -> float:
         """The lateness (seconds, upper edge of its bucket) below which `share` lies."""
-        if not self.total:
+        self.fold()
+        if not self._folded:
             return 0.0
-        rank = share * self.total
+        rank = share * self._folded
         seen = 0
-        for index, count in enumerate(self.counts):
+        for index, count in enumerate(self._counts):
             seen += count
             if seen >= rank and count:
                 if index == BUCKETS:
                     break
-                return min((index + 1) * BUCKET, self.largest)
-        return self.largest
+                return min((index + 1) * BUCKET, self._largest)
+        return self._largest
 
     def summary(self) -> dict[str, float | int]:
         return {
@@ -82,14 +122,17 @@ class Lateness:
 class Lane:
     """Items due in the order they are pushed: `push` never goes back in time.
 
-    Every item of a lane has the same action, run as `action(item, due, now)`.
+    Every item of a lane has the same action, run as `action(item, due, now)`;
+    a lane made with `timed=False` runs it as `action(item)`, for actions
+    that need no times (a frame's transmission).
     """
 
-    __slots__ = ("line", "action", "waiting", "queued")
+    __slots__ = ("line", "action", "timed", "waiting", "queued")
 
-    def __init__(self, line: DelayLine, action: Action) -> None:
+    def __init__(self, line: DelayLine, action: Callable, timed: bool = True) -> None:
         self.line = line
         self.action = action
+        self.timed = timed
         self.waiting: deque[tuple[float, Any]] = deque()
         # Whether the first item waiting has its entry in the line's heap.
         self.queued = False
@@ -144,9 +187,9 @@ class DelayLine:
         self._timers = timers
         self._clock = clock
 
-    def lane(self, action: Action) -> Lane:
+    def lane(self, action: Callable, timed: bool = True) -> Lane:
         """A first-in, first-out lane of this line, for one route's packets."""
-        return Lane(self, action)
+        return Lane(self, action, timed)
 
     def push(self, due: float, action: Action, item: Any) -> bool:
         """Run `action(item, due, now)` at `due`; False if the line is full."""
@@ -193,26 +236,24 @@ class DelayLine:
         action = lane.action
         lane.queued = False
         clock = self._clock
-        lateness = self.lateness
-        counts = lateness.counts
-        ran = 0
+        # Each item's lateness: Lateness.add, without its call per packet.
+        record = self.lateness.samples.append
         try:
-            while waiting:
-                due, item = entry = waiting.popleft()
-                if due > now:
-                    waiting.appendleft(entry)
-                    break
-                ran += 1
-                self.count -= 1
-                # Lateness.add, inlined: this runs for every delayed packet.
-                late = clock() - due
-                index = int(late * BUCKETS_PER_SECOND) if late > 0.0 else 0
-                counts[index if index < BUCKETS else BUCKETS] += 1
-                if late > lateness.largest:
-                    lateness.largest = late
-                action(item, due, now)
+            if lane.timed:
+                while waiting and waiting[0][0] <= now:
+                    due, item = waiting.popleft()
+                    self.count -= 1
+                    record(clock() - due)
+                    action(item, due, now)
+            else:
+                while waiting and waiting[0][0] <= now:
+                    due, item = waiting.popleft()
+                    self.count -= 1
+                    record(clock() - due)
+                    action(item)
         finally:
-            lateness.total += ran
+            if len(self.lateness.samples) >= FOLD_AT:
+                self.lateness.fold()
             if waiting and not lane.queued:
                 lane.queued = True
                 self.enter(waiting[0][0], _LANE, lane)
