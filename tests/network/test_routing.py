@@ -429,12 +429,14 @@ def test_a_full_delay_line_drops_instead_of_growing(bench):
     assert bench.fabric.dropped["delay-line-full"] == 2
 
 
-def test_delayed_malformed_packets_are_counted_not_raised(bench):
-    payload = bytearray(ipv4.emit(udp_probe("203.0.113.10", 64)))
+@pytest.mark.parametrize("address", ["203.0.113.10", "192.0.2.10"])
+def test_malformed_packets_handed_to_hosts_are_counted_not_raised(bench, address):
+    payload = bytearray(ipv4.emit(udp_probe(address, 64)))
     payload[-1] ^= 0xFF  # the UDP checksum no longer matches
     bench.send(ipv4.parse(bytes(payload)))
     bench.run_for(1)
-    assert bench.fabric.summary()["malformed_after_delay"] == 1
+    assert bench.fabric.summary()["malformed"] == 1
+    assert bench.fabric.malformed == {"udp: bad checksum": 1}
 
 
 def test_a_bad_router_reference_is_caught_at_load_time():

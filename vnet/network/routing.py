@@ -89,7 +89,7 @@ _ICMP_ERRORS = frozenset(
 
 Deliver = Callable[[int, float], Host | None]
 Frame = Callable[[bytes, Ipv4Packet, int | None], bytes]
-Transmit = Callable[[bytes], None]
+Transmit = Callable[[bytes], object]
 MakePersonality = Callable[[Any], RouterPersonality]
 
 
@@ -303,7 +303,7 @@ class Fabric:
     ) -> Place:
         """A place, and the lane where packets wait to reach it."""
         place = Place(inbound, outbound, router, code)
-        inbound.lane = self.line.lane(functools.partial(self._hand_over_late, place))
+        inbound.lane = self.line.lane(functools.partial(self._hand_over, place))
         return place
 
     def _route(
@@ -319,7 +319,8 @@ class Fabric:
             spec = (extra or {}).get((near, far)) or routing.links[(near, far)]
             links.append(self._channel(spec, near, far))
         routers = [self.routers[name] for name in nodes[1:-1]]
-        lane = None if inbound else self.line.lane(self._transmit_late)
+        # An outbound lane's frames go straight to the link (see connect).
+        lane = None if inbound else self.line.lane(_nowhere_out, timed=False)
         route = Route(tuple(links), (*routers, None), inbound, lane)
         self.routes.append(route)
         return route
@@ -350,6 +351,9 @@ class Fabric:
         self._frame = frame
         self._transmit = transmit
         self._known = known or _unknown
+        for route in self.routes:
+            if not route.inbound and route.lane is not None:
+                route.lane.action = transmit
 
     def bind(self, timers: Any, clock: Callable[[], float]) -> None:
         """Use the engine's timer queue, and its clock for packets hosts send."""
@@ -442,6 +446,12 @@ class Fabric:
             self._drop("delay-line-full", "delay line", packet, now, inbound=True)
 
     def _hand_over(self, place: Place, packet: Ipv4Packet, due: float, now: float):
+        """Give `packet` to its host, at `due`, from the line or at once.
+
+        A malformed payload, found as the host reads it, is counted here,
+        whether or not the packet waited: the engine adds these counts to
+        its own (see `malformed`).
+        """
         if place.router is not None:
             host = place.router.hosts.get(packet.dst)
         else:
@@ -454,20 +464,14 @@ class Fabric:
         self._sending_at = due
         try:
             host.receive(packet, now)
+        except MalformedFrame as error:
+            self.malformed[str(error)] += 1
         finally:
             self._sending_at = None
 
     def _hand_over_waited(self, item: tuple[Place, Ipv4Packet], due: float, now: float):
         """A packet that waited in the line itself (shaped on the TAP link)."""
-        self._hand_over_late(*item, due, now)
-
-    def _hand_over_late(self, place: Place, packet: Ipv4Packet, due: float, now: float):
-        # From the delay line, not from the engine's frame loop: the peer's
-        # malformed payload must be counted here, as the engine would.
-        try:
-            self._hand_over(place, packet, due, now)
-        except MalformedFrame as error:
-            self.malformed[str(error)] += 1
+        self._hand_over(*item, due, now)
 
     # --- packets out --------------------------------------------------------
 
@@ -510,6 +514,7 @@ class Fabric:
             self._drop("delay-line-full", "delay line", packet, now, inbound=False)
 
     def _transmit_late(self, frame: bytes, due: float, now: float) -> None:
+        """A frame that waited in the line itself (shaped on the TAP link)."""
         self._transmit(frame)
 
     # --- the walk -----------------------------------------------------------
@@ -524,30 +529,29 @@ class Fabric:
         place: Place | None,
     ) -> None:
         """Carry `packet` from `route.links[index]`, reached at time `t`."""
-        ttl = packet.ttl
-        size = 20 + len(packet.options) + len(packet.payload)
-        if route.plain and ttl > route.forwarders and not index:
+        ttl = arrived_with = packet.ttl
+        if route.plain and not index and ttl > route.forwarders:
             # Only latency, and the TTL lasts: the whole route in one step.
             route.carried += 1
-            route.carried_bytes += size
+            route.carried_bytes += 20 + len(packet.options) + len(packet.payload)
             t += route.latency
             ttl -= route.forwarders
         else:
-            walked = self._hop_by_hop(packet, route, index, t, now, place, size)
+            walked = self._hop_by_hop(packet, route, index, t, now, place)
             if walked is None:
                 return
             t, ttl = walked
         if t < route.last_due:
             t = route.last_due
         route.last_due = t
-        if not route.inbound:
+        if route.inbound:
+            assert place is not None
+            if ttl != arrived_with:
+                packet = with_ttl(packet, ttl)
+            self._arrive(place, packet, t, now, route.lane)
+        else:
             # Framed with the TTL it leaves with: no new packet for that.
             self._leave(packet, t, now, self.entry_mac, route.lane, ttl)
-            return
-        assert place is not None
-        if ttl != packet.ttl:
-            packet = with_ttl(packet, ttl)
-        self._arrive(place, packet, t, now, route.lane)
 
     def _hop_by_hop(
         self,
@@ -557,12 +561,12 @@ class Fabric:
         t: float,
         now: float,
         place: Place | None,
-        size: int,
     ) -> tuple[float, int] | None:
         """Each link and router in turn: (arrival time, TTL), or None if it ends."""
         links = route.links
         routers = route.routers
         ttl = packet.ttl
+        size = 20 + len(packet.options) + len(packet.payload)
         for i in range(index, len(links)):
             link = links[i]
             bucket = link.bucket
@@ -681,7 +685,7 @@ class Fabric:
             "delay_line_wakeups": self.line.wakeups,
         }
         if self.malformed:
-            summary["malformed_after_delay"] = sum(self.malformed.values())
+            summary["malformed"] = sum(self.malformed.values())
         if self.shaper is not None:
             summary["shaping"] = self.shaper.summary()
         return summary
