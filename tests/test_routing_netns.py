@@ -168,6 +168,20 @@ def test_the_run_summary_counts_each_link(served, netns):
     assert dropped["peer"] == "192.0.2.254"
 
 
+def test_malformed_datagrams_behind_routers_count_in_the_summary(served, netns):
+    require_tool("hping3")
+    # -b: a wrong UDP checksum, which the host finds after the routers.
+    command = ("hping3", "--udp", "-b", "-c", "3", "-i", "u20000", "-p", "53", HOST)
+    # hping3 exits 1 when nothing answers, as nothing should.
+    netns.run(*command, check=False)
+    assert served.stop() == 0
+
+    [stopped] = served.events("vnet.stopped")
+    assert stopped["malformed"] == 3
+    assert stopped["malformed_reasons"] == {"udp: bad checksum": 3}
+    assert stopped["network"]["malformed"] == 3
+
+
 SHAPED = """
 version: 1
 attach: {tap: vnet0, host_address: 192.0.2.254/24}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.network.harness import FakeLoop
-from vnet.network.delay import BUCKET, DelayLine, Lateness
+from vnet.network.delay import BUCKET, FOLD_AT, DelayLine, Lateness
 from vnet.timers import TimerQueue
 
 
@@ -147,3 +147,33 @@ def test_very_late_work_lands_in_the_last_bucket():
     assert lateness.counts[-1] == 1
     assert lateness.counts[0] == 1
     assert lateness.quantile(1.0) == 5.0
+
+
+def test_an_untimed_lane_runs_its_action_on_the_item_alone():
+    loop, _, line = make_line()
+    sent = []
+    lane = line.lane(sent.append, timed=False)
+
+    lane.push(0.002, b"frame one")
+    lane.push(0.003, b"frame two")
+    loop.run_until(0.0025)
+    assert sent == [b"frame one"]
+    loop.run_until(1.0)
+
+    assert sent == [b"frame one", b"frame two"]
+    assert line.lateness.total == 2 and len(line) == 0
+
+
+def test_lateness_sorts_its_samples_into_buckets_as_they_pile_up():
+    lateness = Lateness()
+    # More than one batch of samples: 20 us each, then one at 3 ms.
+    for _ in range(FOLD_AT + 10):
+        lateness.add(20e-6)
+    assert len(lateness.samples) == 10
+    lateness.add(3e-3)
+
+    assert lateness.total == FOLD_AT + 11
+    assert lateness.counts[2] == FOLD_AT + 10 and lateness.counts[300] == 1
+    assert lateness.samples == []
+    assert lateness.largest == pytest.approx(3e-3)
+    assert lateness.quantile(0.5) == pytest.approx(30e-6)

@@ -35,8 +35,8 @@ BUCKETS = 10_000  # up to 100 ms in 10 us steps; later than that is one bucket
 MAX_WAITING = 262_144
 # Lateness samples kept before they are sorted into buckets.
 FOLD_AT = 4096
-# Seconds, in buckets.
-_IN_BUCKETS = functools.partial(operator.mul, 1 / BUCKET)
+# Seconds, in buckets: times 100,000, which 1 / BUCKET is not quite in floats.
+_IN_BUCKETS = functools.partial(operator.mul, 100_000.0)
 
 
 class Watcher(Protocol):
