@@ -544,14 +544,23 @@ class Fabric:
         if t < route.last_due:
             t = route.last_due
         route.last_due = t
+
+        # What _arrive and _leave do with a packet that must wait, in short:
+        # this runs for every packet on a route, the rest seldom.
+        lane = route.lane
         if route.inbound:
             assert place is not None
             if ttl != arrived_with:
                 packet = with_ttl(packet, ttl)
-            self._arrive(place, packet, t, now, route.lane)
-        else:
-            # Framed with the TTL it leaves with: no new packet for that.
-            self._leave(packet, t, now, self.entry_mac, route.lane, ttl)
+            if t <= now or place.code is not None or lane is None:
+                self._arrive(place, packet, t, now, lane)
+            elif not lane.push(t, packet):
+                self._drop("delay-line-full", "delay line", packet, now, inbound=True)
+        elif t <= now or lane is None:
+            self._leave(packet, t, now, self.entry_mac, lane, ttl)
+        # Framed with the TTL it leaves with: no new packet for that.
+        elif not lane.push(t, self._frame(self.entry_mac, packet, ttl)):
+            self._drop("delay-line-full", "delay line", packet, now, inbound=False)
 
     def _hop_by_hop(
         self,
