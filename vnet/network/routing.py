@@ -395,7 +395,8 @@ class Fabric:
         self._received += 1
         if not self._received & CATCH_UP_EVERY - 1:
             self._catch_up()
-        place = self.locate(packet.dst)
+        # locate's first step, inline: a host in use is nearly always known.
+        place = self._addresses.get(packet.dst) or self.locate(packet.dst)
         if place is None:
             return False
         start = now
@@ -480,7 +481,7 @@ class Fabric:
         now = self._sending_at
         if now is None:
             now = self._clock()
-        place = self.locate(packet.src)
+        place = self._addresses.get(packet.src) or self.locate(packet.src)
         start = now
         if self.shaper is not None:
             extra = self.shaper.outbound(packet, now)
