@@ -41,7 +41,7 @@ from bench.common import (
 
 DIRECT = "192.0.2.10"
 ROUTED = "203.0.113.10"
-TURNS = 5
+TURNS = 8
 TURN_SECONDS = 2
 PINGS = 1000
 PACED_SECONDS = 4
