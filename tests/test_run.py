@@ -98,9 +98,12 @@ def test_the_kernel_hands_complete_checksums_to_the_tap(served, netns):
 
 
 def test_sigterm_exits_zero_with_a_summary_and_events(served, netns):
-    netns.run("ping", "-c", "1", "-W", "2", "192.0.2.10", check=False)
+    netns.run("ping", "-c", "3", "-i", "0.2", "-W", "2", "192.0.2.10", check=False)
 
     assert served.stop() == 0
+    [stopped] = served.events("vnet.stopped")
+    # Three echo replies and an ARP reply, at least; the kernel may ARP again.
+    assert 4 <= stopped["frames_out"] <= 6 and stopped["frames_dropped"] == 0
     contacted = served.events("net.host.contacted")
     assert any(event["host"] == "192.0.2.10" for event in contacted)
     assert "stopped:" in served.stderr()
@@ -117,6 +120,8 @@ def test_pcap_records_frames_that_tcpdump_reads(vnet, netns, tmp_path):
     )
     assert result.stdout.count("ICMP echo request") == 3, result.stdout
     assert result.stdout.count("ICMP echo reply") == 3
+    [stopped] = served.events("vnet.stopped")
+    assert 4 <= stopped["frames_out"] <= 6
 
 
 LARGE = """
