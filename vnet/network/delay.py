@@ -33,7 +33,7 @@ Action = Callable[[Any, float, float], None]
 BUCKET = 10e-6
 BUCKETS = 10_000  # up to 100 ms in 10 us steps; later than that is one bucket
 MAX_WAITING = 262_144
-# Lateness samples kept before they are sorted into buckets.
+# Lateness samples kept before they are counted into buckets.
 FOLD_AT = 4096
 # Seconds, in buckets: times 100,000, which 1 / BUCKET is not quite in floats.
 _IN_BUCKETS = functools.partial(operator.mul, 100_000.0)
@@ -49,7 +49,7 @@ class Lateness:
     """A histogram of how late scheduled work ran, in 10 us buckets.
 
     The delay line appends each lateness to `samples`, which costs one call
-    per packet; they are sorted into the buckets a few thousand at a time,
+    per packet. They are counted into the buckets a few thousand at a time,
     by loops that run in C (`fold`), and before anything reads the figures.
     """
 
@@ -67,7 +67,7 @@ class Lateness:
             self.fold()
 
     def fold(self) -> None:
-        """Sort the samples waiting into their buckets."""
+        """Count the samples waiting into their buckets."""
         samples = self.samples
         if not samples:
             return
