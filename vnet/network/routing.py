@@ -138,10 +138,12 @@ class Route:
     forwards it; the last entry is None, the end of the route. `last_due`
     keeps the route first-in, first-out.
 
-    A plain route, whose links only add latency, is walked in one step:
-    its packets and bytes are counted on the route (`carried`), and added
-    to its links' counters when a summary is made. Its packets wait in a
-    lane of the delay line of their own (`lane`), in order.
+    A plain route, whose links only add latency, is walked in one step
+    (`carry`): its packets and bytes are counted on the route (`carried`),
+    and added to its links' counters when a summary is made. Its packets
+    wait in a lane of the delay line of their own (`lane`), in order.
+    `express` marks a plain route with a latency and a lane: a packet whose
+    TTL lasts goes straight from the TAP side or the host into the lane.
     """
 
     __slots__ = (
@@ -155,6 +157,7 @@ class Route:
         "forwarders",
         "carried",
         "carried_bytes",
+        "express",
     )
 
     def __init__(
@@ -177,6 +180,22 @@ class Route:
         self.forwarders = sum(router is not None for router in routers)
         self.carried = 0
         self.carried_bytes = 0
+        self.express = False
+        self.update_express()
+
+    def update_express(self) -> None:
+        """Mark the route express once it has its lane (see the class)."""
+        self.express = self.plain and self.latency > 0 and self.lane is not None
+
+    def carry(self, packet: Ipv4Packet, start: float) -> float:
+        """When `packet`, on this plain route from `start`, reaches its end."""
+        self.carried += 1
+        self.carried_bytes += 20 + len(packet.options) + len(packet.payload)
+        due = start + self.latency
+        if due < self.last_due:
+            due = self.last_due
+        self.last_due = due
+        return due
 
 
 class Place:
@@ -187,7 +206,7 @@ class Place:
     answers for it); `code` is the ICMP unreachable code then.
     """
 
-    __slots__ = ("inbound", "outbound", "router", "code")
+    __slots__ = ("inbound", "outbound", "router", "code", "express")
 
     def __init__(
         self,
@@ -200,6 +219,8 @@ class Place:
         self.outbound = outbound
         self.router = router
         self.code = code
+        # Whether packets reach it by an express route (see Route).
+        self.express = False
 
 
 ON_LINK = Place()
@@ -304,6 +325,8 @@ class Fabric:
         """A place, and the lane where packets wait to reach it."""
         place = Place(inbound, outbound, router, code)
         inbound.lane = self.line.lane(functools.partial(self._hand_over, place))
+        inbound.update_express()
+        place.express = inbound.express and code is None
         return place
 
     def _route(
@@ -406,10 +429,19 @@ class Fabric:
                 self.dropped["shaped"] += 1
                 return True
             start += extra
-        if place.inbound is None:
+        route = place.inbound
+        if route is None:
             self._arrive(place, packet, start, now)
+        elif place.express and packet.ttl > route.forwarders:
+            # The usual packet: _walk and _arrive in short. The latency
+            # puts `due` after `now`, so it waits in the route's lane.
+            due = route.carry(packet, start)
+            if route.forwarders:
+                packet = with_ttl(packet, packet.ttl - route.forwarders)
+            if not route.lane.push(due, packet):
+                self._drop("delay-line-full", "delay line", packet, now, inbound=True)
         else:
-            self._walk(packet, place.inbound, 0, start, now, place)
+            self._walk(packet, route, 0, start, now, place)
         return True
 
     def _catch_up(self) -> None:
@@ -489,10 +521,18 @@ class Fabric:
                 self.dropped["shaped"] += 1
                 return
             start += extra
-        if place is None or place.outbound is None:
+        route = place.outbound if place is not None else None
+        if route is None:
             self._leave(packet, start, now, host.mac)
+        elif route.express and packet.ttl > route.forwarders:
+            # The usual packet: _walk and _leave in short, as in receive.
+            due = route.carry(packet, start)
+            # Framed with the TTL it leaves with: no new packet for that.
+            frame = self._frame(self.entry_mac, packet, packet.ttl - route.forwarders)
+            if not route.lane.push(due, frame):
+                self._drop("delay-line-full", "delay line", packet, now, inbound=False)
         else:
-            self._walk(packet, place.outbound, 0, start, now, None)
+            self._walk(packet, route, 0, start, now, None)
 
     def _leave(
         self,
@@ -530,38 +570,27 @@ class Fabric:
         place: Place | None,
     ) -> None:
         """Carry `packet` from `route.links[index]`, reached at time `t`."""
-        ttl = arrived_with = packet.ttl
+        ttl = packet.ttl
         if route.plain and not index and ttl > route.forwarders:
             # Only latency, and the TTL lasts: the whole route in one step.
-            route.carried += 1
-            route.carried_bytes += 20 + len(packet.options) + len(packet.payload)
-            t += route.latency
+            t = route.carry(packet, t)
             ttl -= route.forwarders
         else:
             walked = self._hop_by_hop(packet, route, index, t, now, place)
             if walked is None:
                 return
             t, ttl = walked
-        if t < route.last_due:
-            t = route.last_due
-        route.last_due = t
-
-        # What _arrive and _leave do with a packet that must wait, in short:
-        # this runs for every packet on a route, the rest seldom.
-        lane = route.lane
-        if route.inbound:
-            assert place is not None
-            if ttl != arrived_with:
-                packet = with_ttl(packet, ttl)
-            if t <= now or place.code is not None or lane is None:
-                self._arrive(place, packet, t, now, lane)
-            elif not lane.push(t, packet):
-                self._drop("delay-line-full", "delay line", packet, now, inbound=True)
-        elif t <= now or lane is None:
-            self._leave(packet, t, now, self.entry_mac, lane, ttl)
-        # Framed with the TTL it leaves with: no new packet for that.
-        elif not lane.push(t, self._frame(self.entry_mac, packet, ttl)):
-            self._drop("delay-line-full", "delay line", packet, now, inbound=False)
+            if t < route.last_due:
+                t = route.last_due
+            route.last_due = t
+        if not route.inbound:
+            # Framed with the TTL it leaves with: no new packet for that.
+            self._leave(packet, t, now, self.entry_mac, route.lane, ttl)
+            return
+        assert place is not None
+        if ttl != packet.ttl:
+            packet = with_ttl(packet, ttl)
+        self._arrive(place, packet, t, now, route.lane)
 
     def _hop_by_hop(
         self,
