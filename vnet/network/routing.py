@@ -435,10 +435,11 @@ class Fabric:
         elif place.express and packet.ttl > route.forwarders:
             # The usual packet: _walk and _arrive in short. The latency
             # puts `due` after `now`, so it waits in the route's lane.
-            due = route.carry(packet, start)
+            due, lane = route.carry(packet, start), route.lane
+            assert lane is not None  # an express route has its lane
             if route.forwarders:
                 packet = with_ttl(packet, packet.ttl - route.forwarders)
-            if not route.lane.push(due, packet):
+            if not lane.push(due, packet):
                 self._drop("delay-line-full", "delay line", packet, now, inbound=True)
         else:
             self._walk(packet, route, 0, start, now, place)
@@ -526,10 +527,11 @@ class Fabric:
             self._leave(packet, start, now, host.mac)
         elif route.express and packet.ttl > route.forwarders:
             # The usual packet: _walk and _leave in short, as in receive.
-            due = route.carry(packet, start)
+            due, lane = route.carry(packet, start), route.lane
+            assert lane is not None  # an express route has its lane
             # Framed with the TTL it leaves with: no new packet for that.
             frame = self._frame(self.entry_mac, packet, packet.ttl - route.forwarders)
-            if not route.lane.push(due, frame):
+            if not lane.push(due, frame):
                 self._drop("delay-line-full", "delay line", packet, now, inbound=False)
         else:
             self._walk(packet, route, 0, start, now, None)
