@@ -142,8 +142,8 @@ class Route:
     (`carry`): its packets and bytes are counted on the route (`carried`),
     and added to its links' counters when a summary is made. Its packets
     wait in a lane of the delay line of their own (`lane`), in order.
-    `express` marks a plain route with a latency and a lane: a packet whose
-    TTL lasts goes straight from the TAP side or the host into the lane.
+    `express` marks a plain route with a latency: a packet whose TTL lasts
+    goes straight from the TAP side or the host into the lane.
     """
 
     __slots__ = (
@@ -165,9 +165,9 @@ class Route:
         links: tuple[Channel, ...],
         routers: tuple[Router | None, ...],
         inbound: bool,
-        lane: Lane | None = None,
+        lane: Lane,
     ) -> None:
-        # Outbound, given here; inbound, once the route's place exists.
+        # Its action is given once the route's place, or the link, is known.
         self.lane = lane
         self.links = links
         self.routers = routers
@@ -180,12 +180,7 @@ class Route:
         self.forwarders = sum(router is not None for router in routers)
         self.carried = 0
         self.carried_bytes = 0
-        self.express = False
-        self.update_express()
-
-    def update_express(self) -> None:
-        """Mark the route express once it has its lane (see the class)."""
-        self.express = self.plain and self.latency > 0 and self.lane is not None
+        self.express = self.plain and self.latency > 0
 
     def carry(self, packet: Ipv4Packet, start: float) -> float:
         """When `packet`, on this plain route from `start`, reaches its end."""
@@ -324,8 +319,7 @@ class Fabric:
     ) -> Place:
         """A place, and the lane where packets wait to reach it."""
         place = Place(inbound, outbound, router, code)
-        inbound.lane = self.line.lane(functools.partial(self._hand_over, place))
-        inbound.update_express()
+        inbound.lane.action = functools.partial(self._hand_over, place)
         place.express = inbound.express and code is None
         return place
 
@@ -342,8 +336,12 @@ class Fabric:
             spec = (extra or {}).get((near, far)) or routing.links[(near, far)]
             links.append(self._channel(spec, near, far))
         routers = [self.routers[name] for name in nodes[1:-1]]
-        # An outbound lane's frames go straight to the link (see connect).
-        lane = None if inbound else self.line.lane(_nowhere_out, timed=False)
+        # An inbound lane hands packets to its place (see _place); an
+        # outbound one gives frames straight to the link (see connect).
+        if inbound:
+            lane = self.line.lane(_nowhere_in)
+        else:
+            lane = self.line.lane(_nowhere_out, timed=False)
         route = Route(tuple(links), (*routers, None), inbound, lane)
         self.routes.append(route)
         return route
@@ -375,7 +373,7 @@ class Fabric:
         self._transmit = transmit
         self._known = known or _unknown
         for route in self.routes:
-            if not route.inbound and route.lane is not None:
+            if not route.inbound:
                 route.lane.action = transmit
 
     def bind(self, timers: Any, clock: Callable[[], float]) -> None:
@@ -435,11 +433,10 @@ class Fabric:
         elif place.express and packet.ttl > route.forwarders:
             # The usual packet: _walk and _arrive in short. The latency
             # puts `due` after `now`, so it waits in the route's lane.
-            due, lane = route.carry(packet, start), route.lane
-            assert lane is not None  # an express route has its lane
+            due = route.carry(packet, start)
             if route.forwarders:
                 packet = with_ttl(packet, packet.ttl - route.forwarders)
-            if not lane.push(due, packet):
+            if not route.lane.push(due, packet):
                 self._drop("delay-line-full", "delay line", packet, now, inbound=True)
         else:
             self._walk(packet, route, 0, start, now, place)
@@ -527,11 +524,10 @@ class Fabric:
             self._leave(packet, start, now, host.mac)
         elif route.express and packet.ttl > route.forwarders:
             # The usual packet: _walk and _leave in short, as in receive.
-            due, lane = route.carry(packet, start), route.lane
-            assert lane is not None  # an express route has its lane
+            due = route.carry(packet, start)
             # Framed with the TTL it leaves with: no new packet for that.
             frame = self._frame(self.entry_mac, packet, packet.ttl - route.forwarders)
-            if not lane.push(due, frame):
+            if not route.lane.push(due, frame):
                 self._drop("delay-line-full", "delay line", packet, now, inbound=False)
         else:
             self._walk(packet, route, 0, start, now, None)
@@ -826,3 +822,7 @@ def _unframed(mac: bytes, packet: Ipv4Packet, ttl: int | None) -> bytes:
 
 def _nowhere_out(frame: bytes) -> None:
     raise RuntimeError("the fabric is not connected to a network")
+
+
+def _nowhere_in(packet: Ipv4Packet, due: float, now: float) -> None:
+    raise RuntimeError("the route has no place yet")
