@@ -164,7 +164,7 @@ def test_an_untimed_lane_runs_its_action_on_the_item_alone():
     assert line.lateness.total == 2 and len(line) == 0
 
 
-def test_lateness_sorts_its_samples_into_buckets_as_they_pile_up():
+def test_lateness_counts_its_samples_into_buckets_as_they_pile_up():
     lateness = Lateness()
     # More than one batch of samples: 20 us each, then one at 3 ms.
     for _ in range(FOLD_AT + 10):

@@ -63,6 +63,10 @@ class Lateness:
 
     def add(self, seconds: float) -> None:
         self.samples.append(seconds)
+        self.fold_when_full()
+
+    def fold_when_full(self) -> None:
+        """Fold once FOLD_AT samples wait: called after samples are appended."""
         if len(self.samples) >= FOLD_AT:
             self.fold()
 
@@ -252,8 +256,7 @@ class DelayLine:
                     record(clock() - due)
                     action(item)
         finally:
-            if len(self.lateness.samples) >= FOLD_AT:
-                self.lateness.fold()
+            self.lateness.fold_when_full()
             if waiting and not lane.queued:
                 lane.queued = True
                 self.enter(waiting[0][0], _LANE, lane)
