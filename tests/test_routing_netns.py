@@ -161,7 +161,9 @@ def test_the_run_summary_counts_each_link(served, netns):
     assert network["links"]["dist->203.0.113.0/26"]["packets"] == 3
     assert network["links"]["core->branch"]["packets"] == 0
     assert network["dropped"]["unreachable"] == 2
-    assert network["delay_error_us"]["count"] >= 6
+    # Each reply and each error waited once: the host behind plain routes is
+    # folded, its inbound latency added on the way back.
+    assert network["delay_error_us"]["count"] >= 5
     [dropped] = served.events("net.dropped")
     assert dropped["reason"] == "unreachable"
     assert dropped["at"] == "dist"

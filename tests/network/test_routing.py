@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import textwrap
 
@@ -22,10 +23,11 @@ from tests.network.harness import (
 from vnet.host import PlainPersonality
 from vnet.network.routing import ON_LINK, build_fabric, tap_routes
 from vnet.network.virtual import VirtualNetwork
-from vnet.wire import arp, ethernet, icmp, ipv4
+from vnet.wire import arp, ethernet, icmp, ipv4, tcp
 from vnet.wire.arp import ArpPacket
 from vnet.wire.ethernet import BROADCAST, EthernetFrame
 from vnet.wire.ipv4 import Ipv4Packet
+from vnet.wire.tcp import TcpSegment
 
 CHAIN = HEADER + textwrap.dedent("""\
     templates:
@@ -292,7 +294,8 @@ def test_the_summary_counts_each_direction_of_each_link(bench):
         assert links[name]["bytes"] == 84
     assert links["203.0.113.0/26->dist"]["packets"] == 1
     assert links["core->branch"]["packets"] == 0
-    assert summary["delay_error_us"]["count"] == 2
+    # The host is folded: the echo waits once, on its way back (see Place).
+    assert summary["delay_error_us"]["count"] == 1
     assert summary["waiting"] == 0
 
 
@@ -304,6 +307,57 @@ def test_locate(bench):
     assert fabric.locate(ip("203.0.113.64")).outbound is not None
     assert fabric.locate(ip("203.0.113.200")).code == icmp.HOST_UNREACHABLE
     assert fabric.locate(ip("198.51.100.9")) is None
+
+
+# --- folded places -----------------------------------------------------------------
+
+# CHAIN, with shaping that limits nothing: no place is folded then.
+UNFOLDED = CHAIN + "shaping: {per_source: {concurrent: 1000}}\n"
+
+
+def test_places_behind_plain_routes_fold_their_inbound_latency(bench):
+    fabric = bench.fabric
+    assert fabric.locate(ip("203.0.113.10")).fold == pytest.approx(0.015)
+    assert fabric.locate(ip("198.51.100.2")).fold == pytest.approx(0.013)
+    assert fabric.locate(ip("192.0.2.1")).fold == pytest.approx(0.001)
+    assert fabric.locate(ip("203.0.113.200")).fold == 0.0
+    assert fabric.locate(ip("192.0.2.10")).fold == 0.0
+
+    shaped = Bench(UNFOLDED).fabric
+    assert shaped.locate(ip("203.0.113.10")).fold == 0.0
+    assert shaped.locate(ip("192.0.2.1")).fold == 0.0
+
+
+def test_a_folded_host_gets_packets_at_once_and_sends_the_round_trip_later(bench):
+    arrivals = []
+    host = bench.network.host(ip("203.0.113.10"), 0.0)
+    host.tcp_handler = lambda packet, segment, now: arrivals.append(now)
+    bench.send(tcp_syn("203.0.113.10", 80))
+    bench.run_for(1)
+    assert arrivals == [0.0]
+
+    bench.send(echo_request("203.0.113.10"))
+    [(when, _)] = replies(bench)
+    assert when == pytest.approx(1000 + RTT["203.0.113.10"])
+
+
+@pytest.mark.parametrize("text", [CHAIN, UNFOLDED], ids=["folded", "unfolded"])
+def test_what_a_host_sends_later_leaves_as_if_it_had_waited(text):
+    """A reply from a timer, set when a SYN came, leaves at the same moment
+    whether the host was handed the SYN at once or after the latency."""
+    bench = Bench(text)
+    host = bench.network.host(ip("203.0.113.10"), 0.0)
+
+    def answer_later(packet, segment, now):
+        reply = TcpSegment(80, segment.src_port, 5000, segment.seq + 1, tcp.RST, 0)
+        send = functools.partial(host.send_segment, packet.src, reply)
+        bench.loop.call_at(now + 0.5, lambda: send(bench.loop.now))
+
+    host.tcp_handler = answer_later
+    bench.send(tcp_syn("203.0.113.10", 80))
+    [(when, answer)] = replies(bench)
+    assert when == pytest.approx(500 + RTT["203.0.113.10"])
+    assert answer.ttl == 64 - 3
 
 
 # --- link behaviour along a path ---------------------------------------------------

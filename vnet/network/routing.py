@@ -29,6 +29,14 @@ depends on what else arrives before: the walk stops there, waits until the
 packet reaches that link, and goes on from it. Each route keeps its packets
 in order, so jitter never reorders a flow.
 
+A host behind plain routes (latency only, and no shaping) is folded: it is
+handed each packet as the packet reaches the fabric, and what it sends
+waits the whole round trip on the way back, its inbound latency added to
+the outbound route's. Every packet reaches such a host early by the same
+time, and its timers run from those moments, so seen from the TAP link it
+answers exactly as if it had waited. A request and its reply then wait once
+in the delay line instead of twice.
+
 Limitations:
 - a packet that a router cannot forward on the way out (a host's TTL runs
   out) is dropped without an ICMP error to the host: virtual hosts ignore
@@ -36,7 +44,9 @@ Limitations:
 - there is no MTU: nothing is fragmented and no router sends "fragmentation
   needed";
 - a router answers from its first address whatever the link a packet came
-  in on.
+  in on;
+- the events of a folded host are stamped when it handles a packet, up to
+  its inbound latency before the packet would have reached it.
 """
 
 from __future__ import annotations
@@ -143,7 +153,8 @@ class Route:
     and added to its links' counters when a summary is made. Its packets
     wait in a lane of the delay line of their own (`lane`), in order.
     `express` marks a plain route with a latency: a packet whose TTL lasts
-    goes straight from the TAP side or the host into the lane.
+    goes straight from the host into the lane, and the place the route
+    leads to may be folded (see Place).
     """
 
     __slots__ = (
@@ -199,9 +210,14 @@ class Place:
     `inbound` is None for an address on the TAP link. `router` is set for a
     router's own address, and for an unreachable network (the router that
     answers for it); `code` is the ICMP unreachable code then.
+
+    `fold` is the latency of an express inbound route, when nothing else
+    (shaping, an unreachable code) delays packets on their way in: the
+    place's host gets its packets at once, and everything it sends leaves
+    `fold` seconds later. Otherwise it is 0.
     """
 
-    __slots__ = ("inbound", "outbound", "router", "code", "express")
+    __slots__ = ("inbound", "outbound", "router", "code", "fold")
 
     def __init__(
         self,
@@ -214,8 +230,7 @@ class Place:
         self.outbound = outbound
         self.router = router
         self.code = code
-        # Whether packets reach it by an express route (see Route).
-        self.express = False
+        self.fold = 0.0
 
 
 ON_LINK = Place()
@@ -320,7 +335,8 @@ class Fabric:
         """A place, and the lane where packets wait to reach it."""
         place = Place(inbound, outbound, router, code)
         inbound.lane.action = functools.partial(self._hand_over, place)
-        place.express = inbound.express and code is None
+        if inbound.express and code is None and self.shaper is None:
+            place.fold = inbound.latency
         return place
 
     def _route(
@@ -430,14 +446,13 @@ class Fabric:
         route = place.inbound
         if route is None:
             self._arrive(place, packet, start, now)
-        elif place.express and packet.ttl > route.forwarders:
-            # The usual packet: _walk and _arrive in short. The latency
-            # puts `due` after `now`, so it waits in the route's lane.
-            due = route.carry(packet, start)
+        elif place.fold and packet.ttl > route.forwarders:
+            # The usual packet, to a folded place: counted on its way and
+            # handed over now; what the host sends waits the round trip.
+            route.carry(packet, start)
             if route.forwarders:
                 packet = with_ttl(packet, packet.ttl - route.forwarders)
-            if not route.lane.push(due, packet):
-                self._drop("delay-line-full", "delay line", packet, now, inbound=True)
+            self._hand_over(place, packet, now, now)
         else:
             self._walk(packet, route, 0, start, now, place)
         return True
@@ -512,7 +527,8 @@ class Fabric:
         if now is None:
             now = self._clock()
         place = self._addresses.get(packet.src) or self.locate(packet.src)
-        start = now
+        # A folded host is handed its packets early: its own leave later.
+        start = now if place is None else now + place.fold
         if self.shaper is not None:
             extra = self.shaper.outbound(packet, now)
             if extra is None:
