@@ -21,6 +21,7 @@ from tests.network.harness import (
     udp_probe,
 )
 from vnet.host import PlainPersonality
+from vnet.network import routing
 from vnet.network.routing import ON_LINK, build_fabric, tap_routes
 from vnet.network.virtual import VirtualNetwork
 from vnet.wire import arp, ethernet, icmp, ipv4, tcp
@@ -307,6 +308,20 @@ def test_locate(bench):
     assert fabric.locate(ip("203.0.113.64")).outbound is not None
     assert fabric.locate(ip("203.0.113.200")).code == icmp.HOST_UNREACHABLE
     assert fabric.locate(ip("198.51.100.9")) is None
+
+
+def test_the_places_remembered_stay_bounded(bench, monkeypatch):
+    monkeypatch.setattr(routing, "MAX_REMEMBERED", 8)
+    fabric = bench.fabric
+    on_link = [ip(f"192.0.2.{n}") for n in range(20, 40)]
+    behind = [ip(f"203.0.113.{n}") for n in range(1, 21)]
+    for address in on_link + behind:
+        fabric.locate(address)
+        assert len(fabric._addresses) <= 8
+
+    assert fabric.locate(on_link[0]) is ON_LINK
+    assert fabric.locate(behind[0]).inbound is not None
+    assert fabric.locate(ip("198.51.100.2")).router is fabric.routers["dist"]
 
 
 # --- folded places -----------------------------------------------------------------

@@ -402,16 +402,21 @@ class Fabric:
         place = self._addresses.get(address)
         if place is not None:
             return place
-        if not self.routed or address & self._attach_mask == self._attach_network:
-            return ON_LINK
-        index = bisect.bisect_right(self._network_starts, address) - 1
-        if index >= 0 and address <= self._network_ends[index]:
-            place = self._network_places[index]
+        place = self._find(address)
+        if place is not None:
             # Hosts in use are looked up on every packet: remember them.
             if len(self._addresses) >= MAX_REMEMBERED:
                 self._addresses = dict(self._router_places)
             self._addresses[address] = place
-            return place
+        return place
+
+    def _find(self, address: int) -> Place | None:
+        """locate, for an address not remembered: the link, then the networks."""
+        if not self.routed or address & self._attach_mask == self._attach_network:
+            return ON_LINK
+        index = bisect.bisect_right(self._network_starts, address) - 1
+        if index >= 0 and address <= self._network_ends[index]:
+            return self._network_places[index]
         return None
 
     def on_link(self, address: int) -> bool:
