@@ -22,7 +22,8 @@ from tests.network.harness import (
 )
 from vnet.host import PlainPersonality
 from vnet.network import routing
-from vnet.network.routing import ON_LINK, build_fabric, tap_routes
+from vnet.network.routes import ON_LINK
+from vnet.network.routing import build_fabric, tap_routes
 from vnet.network.virtual import VirtualNetwork
 from vnet.wire import arp, ethernet, icmp, ipv4, tcp
 from vnet.wire.arp import ArpPacket
