@@ -22,7 +22,6 @@ from __future__ import annotations
 import functools
 import heapq
 import itertools
-import math
 import operator
 from collections import Counter, deque
 from collections.abc import Callable
@@ -33,8 +32,11 @@ Action = Callable[[Any, float, float], None]
 BUCKET = 10e-6
 BUCKETS = 10_000  # up to 100 ms in 10 us steps; later than that is one bucket
 MAX_WAITING = 262_144
-# Lateness samples kept before they are counted into buckets.
-FOLD_AT = 4096
+# Lateness samples kept before they are counted into buckets. Counting
+# takes about 60 ns a sample, and runs between two packets: 1,024 at a
+# time holds the next packet back some 60 us, where 4,096 held it 250 us,
+# and showed in the 99th percentile.
+FOLD_AT = 1024
 # Seconds, in buckets: times 100,000, which 1 / BUCKET is not quite in floats.
 _IN_BUCKETS = functools.partial(operator.mul, 100_000.0)
 
@@ -77,8 +79,9 @@ class Lateness:
             return
         self._largest = max(self._largest, max(samples))
         counts = self._counts
-        # Each sample's bucket: floor(seconds / BUCKET), negative ones in 0.
-        buckets = Counter(map(math.floor, map(_IN_BUCKETS, samples)))
+        # Each sample's bucket: seconds / BUCKET, truncated; int() rounds a
+        # negative one towards 0, and the bucket is at least 0 anyway.
+        buckets = Counter(map(int, map(_IN_BUCKETS, samples)))
         for bucket, count in buckets.items():
             counts[min(max(bucket, 0), BUCKETS)] += count
         self._folded += len(samples)
