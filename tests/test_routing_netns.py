@@ -125,6 +125,24 @@ def test_a_download_through_a_2_mbit_link(served, netns):
     assert speed * 8 == pytest.approx(2_000_000, rel=0.15)
 
 
+def test_a_download_from_a_host_behind_plain_routes(served, netns):
+    """The host is folded (vnet.network.routing): handed packets at once, it
+    sends the round trip later, so the kernel's TCP sees the configured one."""
+    require_tool("curl")
+    result = netns.run(
+        "curl", "-s", "-o", "/dev/null", "--max-time", "30",
+        "-w", "%{size_download} %{time_connect} %{time_starttransfer}",
+        f"http://{HOST}/",
+        timeout=60,
+    )  # fmt: skip
+    size, connect, first_byte = (float(value) for value in result.stdout.split())
+
+    assert size == 1_000_000
+    # The handshake takes one round trip; the request and its answer another.
+    assert abs(connect * 1000 - HOST_RTT) <= 0.2 * HOST_RTT + 2.0, result.stdout
+    assert first_byte * 1000 >= 2 * HOST_RTT - 0.5, result.stdout
+
+
 def test_an_unreachable_network_answers_net_unreachable(served, netns):
     ping = netns.run(
         "ping", "-c", "2", "-i", "0.2", "-W", "1", "203.0.113.200", check=False
