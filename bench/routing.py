@@ -1,19 +1,27 @@
 """Forwarding through virtual routers, against the same host reached directly.
 
-hping3 floods echo requests from the load core, in turns of two seconds,
+hping3 floods echo requests from the load core, in turns of one second,
 at a host on the TAP link (zero hops) and at a host behind three routers
 whose links add latency, both served by one vnet on the responder core.
 Each turn floods the direct host and then the routed one, so that whatever
 else the machine runs weighs on both alike. The kernel's receive counter on
 the TAP counts the replies of each flood. The figure is the median over the
 turns of each turn's routed rate relative to its direct one: a turn that
-the shared machine slowed down moves the median little. The same ratio per
-CPU second of vnet is printed too, as the ICMP benchmark does.
+the shared machine slowed down moves the median little. On a shared
+machine single turns range from 0.7 to 1.2 within one run, even a second
+apart, so there are many short turns: the median of sixteen moves half as
+much as that of four. The same ratio per CPU second of vnet is printed too,
+as the ICMP benchmark does.
 
 How closely packets keep their configured latency, three ways:
 - vnet's own, at half the routed flood rate: how late each delayed packet
   was handled against its due time, from the lateness histogram of its run
-  summary. This is the figure the goal (p99 under 1 ms) is about;
+  summary. This is the figure the goal (p99 under 1 ms) is about. It is
+  measured in turns, a fresh vnet each, and the figures are the medians of
+  the turns' own: a few milliseconds in which the shared machine gives the
+  responder core to something else make every packet due then late, and
+  one such moment weighs on one turn, not on the figure. Each turn's 99th
+  percentile is printed too;
 - the same under the flood itself, where vnet is saturated: frames read in
   one batch all share its time, so their packets come due together and
   the last of them waits for the others;
@@ -41,10 +49,11 @@ from bench.common import (
 
 DIRECT = "192.0.2.10"
 ROUTED = "203.0.113.10"
-TURNS = 8
-TURN_SECONDS = 2
+TURNS = 16
+TURN_SECONDS = 1
 PINGS = 1000
-PACED_SECONDS = 4
+PACED_TURNS = 4
+PACED_SECONDS = 2
 # One way: 1 + 2 + 2 ms over the links, 1 ms to the host's network.
 CONFIGURED_RTT_MS = 12.0
 
@@ -148,8 +157,13 @@ def run() -> dict:
         turns, summary = flood_rates(namespace)
         routed_rates = [turn[ROUTED][0] for turn in turns]
         half = statistics.median(routed_rates) / 2
-        progress(f"ICMP behind three routers at half that rate ({half:.0f}/s)")
-        paced = paced_lateness(namespace, half)
+        paced = []
+        for turn in range(1, PACED_TURNS + 1):
+            progress(
+                f"ICMP behind three routers at half that rate ({half:.0f}/s),"
+                f" turn {turn}/{PACED_TURNS}"
+            )
+            paced.append(paced_lateness(namespace, half))
         progress(f"{PINGS} pings at 500/s behind three routers")
         errors, ping_summary = ping_errors(namespace)
     finally:
@@ -166,8 +180,13 @@ def run() -> dict:
     figures["routing_three_hops_to_direct_cpu_ratio"] = round(
         statistics.median(cpu_ratios), 3
     )
-    figures["routing_delay_error_median_us"] = paced["median_us"]
-    figures["routing_delay_error_p99_us"] = paced["p99_us"]
+    figures["routing_delay_error_median_us"] = statistics.median(
+        turn["median_us"] for turn in paced
+    )
+    figures["routing_delay_error_p99_us"] = statistics.median(
+        turn["p99_us"] for turn in paced
+    )
+    figures["routing_delay_error_p99_us_turns"] = [turn["p99_us"] for turn in paced]
     figures["routing_flood_delay_error_median_us"] = flooded["median_us"]
     figures["routing_flood_delay_error_p99_us"] = flooded["p99_us"]
     figures["routing_ping_rtt_error_median_us"] = round(statistics.median(errors))
