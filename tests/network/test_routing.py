@@ -339,6 +339,9 @@ def test_places_behind_plain_routes_fold_their_inbound_latency(bench):
     assert fabric.locate(ip("203.0.113.200")).fold == 0.0
     assert fabric.locate(ip("192.0.2.10")).fold == 0.0
 
+    assert Bench(JITTERY).fabric.locate(ip("203.0.113.10")).fold == 0.0
+    assert Bench(JITTERY_BACK).fabric.locate(ip("203.0.113.10")).fold == 0.010
+
     shaped = Bench(UNFOLDED).fabric
     assert shaped.locate(ip("203.0.113.10")).fold == 0.0
     assert shaped.locate(ip("192.0.2.1")).fold == 0.0
@@ -416,10 +419,15 @@ JITTERY = HEADER + textwrap.dedent("""\
     hosts:
       - {address: 203.0.113.10, template: web}
     """)
+# The jitter on the way back only: the host is folded, its replies walked.
+JITTERY_BACK = JITTERY.replace(
+    "jitter: 8ms, reverse: {jitter: 0ms}", "reverse: {jitter: 8ms}"
+)
 
 
-def test_jitter_varies_the_delay_but_keeps_packets_in_order():
-    bench = Bench(JITTERY, seed=5)
+@pytest.mark.parametrize("text", [JITTERY, JITTERY_BACK], ids=["in", "back"])
+def test_jitter_varies_the_delay_but_keeps_packets_in_order(text):
+    bench = Bench(text, seed=5)
     sent = []
     for sequence in range(200):
         sent.append(bench.loop.now)
