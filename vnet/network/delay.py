@@ -51,8 +51,8 @@ class Lateness:
     """A histogram of how late scheduled work ran, in 10 us buckets.
 
     The delay line appends each lateness to `samples`, which costs one call
-    per packet. They are counted into the buckets a few thousand at a time,
-    by loops that run in C (`fold`), and before anything reads the figures.
+    per packet. They are counted into the buckets FOLD_AT at a time, by
+    loops that run in C (`fold`), and before anything reads the figures.
     """
 
     __slots__ = ("samples", "_counts", "_folded", "_largest")

@@ -393,16 +393,17 @@ class Fabric:
         now = self._sending_at
         if now is None:
             now = self._clock()
-        place = self._addresses.get(packet.src) or self.locate(packet.src)
+        # A source no route leads from leaves onto the TAP link as it is.
+        place = self._addresses.get(packet.src) or self.locate(packet.src) or ON_LINK
         # A folded host is handed its packets early: its own leave later.
-        start = now if place is None else now + place.fold
+        start = now + place.fold
         if self.shaper is not None:
             extra = self.shaper.outbound(packet, now)
             if extra is None:
                 self.dropped["shaped"] += 1
                 return
             start += extra
-        route = place.outbound if place is not None else None
+        route = place.outbound
         if route is None:
             self._leave(packet, start, now, host.mac)
         elif route.express and packet.ttl > route.forwarders:
